@@ -1,0 +1,71 @@
+"""Checkpoints: written atomically, read back with `weights_only=True`.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads without
+unpickling arbitrary code. It carries everything `evaluate`, `predict`, `finetune` and `resume`
+need: the model weights, the optimizer and scheduler states, the RNG state, the epoch and step,
+the resolved config, the class names and the preprocessing.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import UserError
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format_version", "model", "config", "classes", "preprocessing")
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`.
+
+    A crash mid-write leaves the previous checkpoint intact: the rename is atomic.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as file:
+        torch.save({"format_version": FORMAT_VERSION, **state}, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+
+
+def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
+    """A checkpoint file, or a run folder (then its checkpoints/<prefer>.pt)."""
+    path = Path(path)
+    if path.is_dir():
+        candidate = path / "checkpoints" / f"{prefer}.pt"
+        if not candidate.is_file():
+            raise UserError(f"{path} holds no checkpoints/{prefer}.pt: is it a run folder?")
+        return candidate
+    if not path.is_file():
+        raise UserError(f"no checkpoint at {path}")
+    return path
+
+
+def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
+    file = resolve_checkpoint(path, prefer)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{file} is not a readable checkpoint ({reason[:160]})") from None
+    if not isinstance(state, dict) or any(key not in state for key in REQUIRED_KEYS):
+        raise UserError(f"{file} is not a checkpoint written by this project")
+    if state["format_version"] > FORMAT_VERSION:
+        raise UserError(f"{file} was written by a newer version of this project")
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state()}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])

@@ -1,0 +1,111 @@
+"""The command line: train | evaluate | finetune | predict | doctor.
+
+    python -m <package> train [--config configs/train.yaml] [key=value ...]
+    python -m <package> train resume=runs/<run> [epochs=20]
+    python -m <package> finetune runs/<run> [--config configs/finetune.yaml] [key=value ...]
+    python -m <package> evaluate runs/<run>
+    python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
+    python -m <package> doctor
+
+A mistake (a bad key or value, a missing file, a wrong checkpoint) is one line on stderr and
+exit code 2; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import UserError
+from .project import PACKAGE, PROJECT_NAME
+
+DEFAULT_CONFIGS = {"train": Path("configs/train.yaml"), "finetune": Path("configs/finetune.yaml")}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (and still exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog=f"python -m {PACKAGE}", description=f"{PROJECT_NAME}: train and use models.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    train = commands.add_parser("train", help="train a model (or resume=runs/<run> to continue one)")
+    train.add_argument("--config", type=Path, help="YAML config (default: configs/train.yaml)")
+    train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. optim.lr=0.05 epochs=20")
+
+    finetune = commands.add_parser("finetune", help="train starting from a checkpoint's weights")
+    finetune.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    finetune.add_argument("--config", type=Path, help="YAML config (default: configs/finetune.yaml)")
+    finetune.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.classes=[5,6,7,8,9]")
+
+    evaluate = commands.add_parser("evaluate", help="test accuracy of a checkpoint")
+    evaluate.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    evaluate.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. device=cpu")
+
+    predict = commands.add_parser("predict", help="classify image files; writes a CSV")
+    predict.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    predict.add_argument("inputs", nargs="+", help="image files (.png, .jpg) or folders of them")
+    predict.add_argument("--top-k", type=int, default=3, help="classes per image (default: 3)")
+    predict.add_argument("--output", type=Path, default=Path("predictions.csv"), help="CSV to write")
+
+    doctor = commands.add_parser("doctor", help="check the torch build against the hardware")
+    doctor.add_argument("--backend", help="check for this torch backend instead of the rendered one")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imports are here so that `--help` and bad usage answer before torch loads.
+    if args.command == "doctor":
+        from .doctor import report
+
+        return report(args.backend) if args.backend else report()
+
+    if args.command in ("train", "finetune"):
+        from .config import load_config
+        from .train import fit
+
+        config_file = args.config or existing(DEFAULT_CONFIGS[args.command])
+        cfg = load_config(config_file, args.overrides)
+        if args.command == "finetune":
+            cfg.finetune.checkpoint = args.checkpoint
+        fit(cfg, args.overrides)
+        return 0
+
+    if args.command == "evaluate":
+        from .train import evaluate_checkpoint
+
+        evaluate_checkpoint(args.checkpoint, args.overrides)
+        return 0
+
+    if args.command == "predict":
+        from .predict import predict, write_csv
+
+        if args.top_k < 1:
+            raise UserError(f"--top-k must be at least 1 (got {args.top_k})")
+        rows = predict(args.checkpoint, args.inputs, args.top_k)
+        path = write_csv(rows, args.output)
+        print(f"wrote {len(rows)} predictions to {path}")
+        return 0
+    raise AssertionError(args.command)
+
+
+def existing(path: Path) -> Path | None:
+    """The default config file when run from the project root, else the built-in defaults."""
+    return path if path.is_file() else None

@@ -1,0 +1,191 @@
+"""Configuration: typed dataclasses, a YAML file and `key=value` overrides, merged by OmegaConf.
+
+The dataclasses below are the whole vocabulary. `configs/train.yaml` sets values for them,
+and the command line overrides single keys with dotted names:
+
+    python -m <package> train optim.lr=0.05 data.batch_size=128 epochs=20
+
+A key that does not exist, or a value of the wrong type, is a `UserError` that names the key
+and what it accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from .errors import UserError
+from .project import DATASET, MODEL
+
+
+@dataclass
+class DataConfig:
+    name: str = DATASET
+    root: str = "data"  # where datasets that download are kept
+    batch_size: int = 32
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_seed: int = 0  # the split stays fixed when `seed` changes
+    classes: list[int] | None = None  # keep only these labels, e.g. [0, 1, 2, 3, 4]
+
+
+@dataclass
+class ModelConfig:
+    name: str = MODEL
+    hidden: list[int] = field(default_factory=lambda: [128, 64])
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    scheduler: str = "none"  # or "cosine": decays the learning rate to 0 over `epochs`
+
+
+@dataclass
+class FinetuneConfig:
+    checkpoint: str | None = None  # a run folder or a .pt file to start from
+    freeze_epochs: int = 0  # train only the head for this many epochs first
+    backbone_lr_scale: float = 1.0  # the backbone's learning rate is optim.lr times this
+
+
+@dataclass
+class Config:
+    run_name: str | None = None  # default: the start time and the model name
+    runs_dir: str = "runs"
+    seed: int = 0
+    epochs: int = 10
+    device: str = "auto"  # auto picks the accelerator torch finds, else the CPU
+    resume: str | None = None  # a run folder or checkpoint to continue exactly
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+
+# Keys whose value must be one of a few words.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "data.name": (DATASET,),
+    "model.name": (MODEL,),
+    "optim.name": ("sgd", "adamw"),
+    "optim.scheduler": ("none", "cosine"),
+    "device": ("auto", "cpu", "cuda", "mps", "xpu"),
+}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then the overrides; checked and typed."""
+    merged = OmegaConf.structured(Config)
+    if path is not None:
+        merged = merge(merged, read_yaml(path), source=str(path))
+    if overrides:
+        merged = merge(merged, parse_overrides(overrides), source="the command line")
+    return to_config(merged)
+
+
+def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None) -> Config:
+    """A config saved in a checkpoint, with optional overrides on top (used by resume)."""
+    merged = merge(OmegaConf.structured(Config), OmegaConf.create(values), source="the checkpoint")
+    if overrides:
+        merged = merge(merged, parse_overrides(overrides), source="the command line")
+    return to_config(merged)
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(cfg))  # type: ignore[return-value]
+
+
+def to_yaml(cfg: Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def read_yaml(path: str | Path) -> DictConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        loaded = OmegaConf.load(path)
+    except Exception as error:  # YAML syntax errors come in several types
+        raise UserError(f"{path} is not valid YAML: {one_line(error)}") from None
+    if not isinstance(loaded, DictConfig):
+        raise UserError(f"{path} must hold a mapping of keys to values")
+    return loaded
+
+
+def parse_overrides(overrides: list[str]) -> DictConfig:
+    for item in overrides:
+        if "=" not in item or item.startswith("="):
+            raise UserError(f"'{item}' is not an override: write key=value, e.g. optim.lr=0.05")
+    try:
+        return OmegaConf.from_dotlist(overrides)
+    except OmegaConfBaseException as error:
+        raise UserError(f"cannot read the overrides: {one_line(error)}") from None
+
+
+def merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
+    try:
+        return OmegaConf.merge(base, update)  # type: ignore[return-value]
+    except ConfigKeyError as error:
+        raise UserError(unknown_key_message(error.full_key, source)) from None
+    except ValidationError as error:
+        raise UserError(bad_value_message(error, source)) from None
+
+
+def to_config(merged: DictConfig) -> Config:
+    cfg: Config = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    for key, allowed in CHOICES.items():
+        value = OmegaConf.select(merged, key)
+        if value not in allowed:
+            raise UserError(f"{key} must be one of {', '.join(allowed)} (got '{value}')")
+    return cfg
+
+
+def unknown_key_message(full_key: str, source: str) -> str:
+    parent = full_key.rpartition(".")[0]
+    section = section_class(parent)
+    if section is None:
+        return f"unknown key '{full_key}' in {source}"
+    valid = ", ".join(f.name for f in fields(section))
+    where = f"under {parent}" if parent else "at the top level"
+    return f"unknown key '{full_key}' in {source}; valid keys {where}: {valid}"
+
+
+def bad_value_message(error: ValidationError, source: str) -> str:
+    key = error.full_key or ""
+    if not key:
+        return f"bad value in {source}: {one_line(error)}"
+    expected = describe_type(key)
+    return f"{key} takes {expected}; {one_line(error)} (in {source})"
+
+
+def section_class(dotted: str) -> type | None:
+    cls: type = Config
+    for part in filter(None, dotted.split(".")):
+        match = {f.name: f for f in fields(cls)}.get(part)
+        if match is None:
+            return None
+        inner = getattr(cls(), part)
+        if not is_dataclass(inner):
+            return None
+        cls = type(inner)
+    return cls
+
+
+def describe_type(key: str) -> str:
+    parent, _, name = key.split("[")[0].rpartition(".")
+    section = section_class(parent)
+    if section is not None:
+        for f in fields(section):
+            if f.name == name:
+                return f"a value of type {f.type}"
+    return "a different value"
+
+
+def one_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,90 @@
+"""`predict`: class probabilities for image files, from a checkpoint alone.
+
+The checkpoint carries the class names and the preprocessing (channels, size, normalization),
+so nothing else is needed: images are decoded with Pillow (torchvision's own decoders are
+deprecated since torchvision 0.29), resized, normalized and classified, and the top-k classes
+go to a CSV file.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from torchvision.transforms.v2 import functional as F
+
+from .checkpoint import load_checkpoint
+from .config import ModelConfig
+from .errors import UserError
+from .model import build_model
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The best weights of a run (or a checkpoint file), ready for inference on the CPU."""
+    state = load_checkpoint(checkpoint, prefer="best")
+    prep = state["preprocessing"]
+    input_shape = (prep["channels"], *prep["image_size"])
+    model = build_model(ModelConfig(**state["config"]["model"]), input_shape, len(state["classes"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), state
+
+
+def find_images(inputs: list[str]) -> list[Path]:
+    """Image files given directly, or found (recursively) in the folders given."""
+    files: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise UserError(f"no file or folder at {item}")
+    if not files:
+        raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {' '.join(inputs)}")
+    return files
+
+
+def preprocess(path: Path, prep: dict[str, Any]) -> torch.Tensor:
+    try:
+        with Image.open(path) as file:
+            image = F.pil_to_tensor(file.convert("L" if prep["channels"] == 1 else "RGB"))
+    except (UnidentifiedImageError, OSError) as error:
+        raise UserError(f"cannot read {path} as an image ({str(error).strip()[:120]})") from None
+    image = F.resize(image, list(prep["image_size"]), antialias=True)
+    x = image.float() / 255.0
+    mean = torch.tensor(prep["mean"]).view(-1, 1, 1)
+    std = torch.tensor(prep["std"]).view(-1, 1, 1)
+    return (x - mean) / std
+
+
+@torch.inference_mode()
+def predict(checkpoint: str | Path, inputs: list[str], top_k: int = 3) -> list[dict[str, Any]]:
+    model, state = load_model(checkpoint)
+    classes = state["classes"]
+    files = find_images(inputs)
+    batch = torch.stack([preprocess(path, state["preprocessing"]) for path in files])
+    probabilities = model(batch).softmax(dim=1)
+    top = probabilities.topk(min(top_k, len(classes)), dim=1)
+    rows = []
+    for path, values, indices in zip(files, top.values, top.indices, strict=True):
+        row: dict[str, Any] = {"file": str(path)}
+        for rank, (p, i) in enumerate(zip(values.tolist(), indices.tolist(), strict=True), start=1):
+            row[f"class_{rank}"] = classes[i]
+            row[f"probability_{rank}"] = round(p, 6)
+        rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict[str, Any]], output: str | Path) -> Path:
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return output

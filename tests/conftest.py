@@ -1,0 +1,54 @@
+"""Helpers shared by the template's tests: render a variant, run a command in it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the dev environment's tools: ruff, pre-commit, ...
+
+
+def render(dst: Path, answers: dict[str, Any] | None = None) -> Path:
+    """`copier copy --trust --defaults` of this checkout (with uncommitted changes) into dst."""
+    copier.run_copy(
+        str(ROOT),
+        dst,
+        data=dict(answers or {}),
+        defaults=True,
+        unsafe=True,  # the git-init task
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return dst
+
+
+def run(args: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None, **kwargs):
+    """Run a command, fail the test with its output when it fails."""
+    result = subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(map(str, args))} exited {result.returncode}\n"
+            f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory) -> Path:
+    """The default project, rendered once per test process."""
+    return render(tmp_path_factory.mktemp("default") / "digit-lab", {"project_name": "Digit Lab"})

@@ -1,0 +1,41 @@
+"""Run inside a rendered project: its own test suite, then a real training run.
+
+Both share this one process, so torch (and the rest) are imported once per variant. Writes a
+JSON report to the path given as the first argument.
+
+    python run_variant.py REPORT.json PACKAGE [key=value ...]
+"""
+
+import json
+import sys
+import time
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+
+
+def main() -> None:
+    report_path, package, *overrides = sys.argv[1:]
+    started = time.perf_counter()
+    pytest_code = int(pytest.main(["-q", "-p", "no:cacheprovider", "tests"]))
+    tests_seconds = time.perf_counter() - started
+
+    sys.path.insert(0, str(Path("src").resolve()))
+    cli = import_module(f"{package}.cli")
+    started = time.perf_counter()
+    train_code = cli.main(["train", "run_name=suite", *overrides])
+    train_seconds = time.perf_counter() - started
+    summary_file = Path("runs/suite/summary.json")
+    report = {
+        "pytest_exit": pytest_code,
+        "tests_seconds": round(tests_seconds, 2),
+        "train_exit": train_code,
+        "train_wall_seconds": round(train_seconds, 2),
+        "summary": json.loads(summary_file.read_text()) if summary_file.exists() else None,
+    }
+    Path(report_path).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

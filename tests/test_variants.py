@@ -1,0 +1,81 @@
+"""Every variant renders, lints clean, passes its own tests and trains.
+
+The variants come from copier.yml (see variants.py); each one is a test here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, ROOT, render, run
+from variants import axes, variant_id, variants
+
+ROWS = variants()
+JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+# Every variant trains the default config on its dataset; on digits that reaches this.
+MIN_TEST_ACCURACY = {"digits": 0.95}
+
+
+def test_every_offered_choice_is_rendered_and_trained():
+    for key, values in axes().items():
+        missing = set(values) - {row[key] for row in ROWS}
+        assert not missing, f"{key}: {sorted(missing)} offered in copier.yml but never trained"
+    assert variant_id(ROWS[0]) == "default"
+
+
+@pytest.mark.parametrize("answers", ROWS, ids=[variant_id(row) for row in ROWS])
+def test_variant(answers, tmp_path):
+    project = render(tmp_path / "project", answers)
+    package = "digit_lab"
+    assert (project / "src" / package / "train.py").is_file()
+
+    # --- no Jinja leftovers, in names or in text
+    for path in project.rglob("*"):
+        if ".git" in path.parts:
+            continue
+        assert not JINJA_LEFTOVER.search(path.name), path
+        if path.is_file():
+            text = path.read_text()
+            match = JINJA_LEFTOVER.search(text)
+            assert match is None, f"{path.relative_to(project)}: {text[match.start() - 40 : match.end() + 40]!r}"
+
+    # --- the answers, the files they switch, the first commit
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {k: recorded[k] for k in answers} == answers
+    assert (project / ".github" / "workflows" / "ci.yml").exists() == (answers["ci"] == "github")
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
+
+    # --- lint: ruff, the config files, the project's own pre-commit hooks, all without edits
+    run([BIN / "ruff", "check", "--no-cache", "."], project)
+    run([BIN / "ruff", "format", "--check", "--no-cache", "."], project)
+    run([BIN / "validate-pyproject", "pyproject.toml"], project)
+    if answers["ci"] == "github":
+        workflow = ".github/workflows/ci.yml"
+        run([BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow], project)
+    run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900)
+    assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
+
+    # --- the project's own tests, then a real training run, in one process
+    report_file = tmp_path / "report.json"
+    run(
+        [sys.executable, ROOT / "tests" / "run_variant.py", report_file, package],
+        project,
+        env={"OMP_NUM_THREADS": "1"},
+    )
+    report = json.loads(report_file.read_text())
+    assert report["pytest_exit"] == 0, "the rendered project's tests failed"
+    assert report["train_exit"] == 0
+    summary = report["summary"]
+    assert summary["epochs"] == 10
+    assert summary["test_accuracy"] >= MIN_TEST_ACCURACY[answers["dataset"]], summary
+    assert summary["samples_per_second"] > 0
+    run_dir = project / "runs" / "suite"
+    for name in ("config.yaml", "metrics.csv", "checkpoints/last.pt", "checkpoints/best.pt", "plots/curves.png"):
+        assert (run_dir / name).is_file(), name
+    print(f"{variant_id(answers)}: {json.dumps(report)}")

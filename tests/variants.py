@@ -1,0 +1,76 @@
+"""The variants the suite renders and trains, derived from copier.yml's choices.
+
+A new choice in copier.yml joins the matrix by itself:
+
+- the core axes (`CORE`) are crossed fully: every combination is a variant;
+- every other question is covered by a covering array of strength 1: each of its values
+  appears in at least one variant, and the values are spread so that variants differ.
+
+Row 0 is the default project.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ("framework", "model")
+
+
+@cache
+def copier_config() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "copier.yml").read_text())
+
+
+def questions() -> dict[str, dict[str, Any]]:
+    """The questions a user is asked (settings and never-asked facts left out)."""
+    return {
+        key: spec
+        for key, spec in copier_config().items()
+        if not key.startswith("_") and isinstance(spec, dict) and spec.get("when") is not False
+    }
+
+
+def choice_values(spec: dict[str, Any]) -> list[str]:
+    choices = spec["choices"]
+    return list(choices.values()) if isinstance(choices, dict) else list(choices)
+
+
+def axes() -> dict[str, list[str]]:
+    """Each multiple-choice question and its values, the default first."""
+    result = {}
+    for key, spec in questions().items():
+        if "choices" not in spec:
+            continue
+        values = choice_values(spec)
+        default = str(spec["default"])
+        result[key] = [default] + [v for v in values if v != default]
+    return result
+
+
+def variants() -> list[dict[str, str]]:
+    all_axes = axes()
+    core = [all_axes[key] for key in CORE]
+    others = {key: values for key, values in all_axes.items() if key not in CORE}
+    rows = [dict(zip(CORE, combo, strict=True)) for combo in itertools.product(*core)]
+    count = max([len(rows), *map(len, others.values())])
+    rows = [dict(rows[i % len(rows)]) for i in range(count)]
+    for offset, (key, values) in enumerate(others.items()):
+        for i, row in enumerate(rows):
+            # Row 0 keeps every default; later rows shift each axis by its own offset.
+            row[key] = values[0] if i == 0 else values[(i + offset) % len(values)]
+        for i, value in enumerate(values):  # strength 1: each value somewhere
+            if value not in (row[key] for row in rows):
+                rows[i % len(rows)][key] = value
+    return rows
+
+
+def variant_id(row: dict[str, str]) -> str:
+    defaults = variants()[0]
+    changed = [f"{k}={v}" for k, v in row.items() if v != defaults[k]]
+    return "default" if not changed else ",".join(changed)
