@@ -45,7 +45,10 @@ def main(author_name: str, author_email: str) -> int:
         return 0
     git("init", "--quiet")
     git("add", "--all")
-    commit = git(*identity_args(author_name, author_email), "commit", "--quiet", "--no-verify", "-m", "Start from copier-pytorch", check=False)
+    message = "Start from copier-pytorch"
+    commit = git(
+        *identity_args(author_name, author_email), "commit", "-q", "--no-verify", "-m", message, check=False
+    )
     if commit.returncode != 0:
         print(f"git commit failed, so commit the first render yourself:\n{commit.stderr.strip()}")
         return 0

@@ -29,16 +29,17 @@ def render(dst: Path, answers: dict[str, Any] | None = None) -> Path:
     return dst
 
 
-def run(args: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None, **kwargs):
-    """Run a command, fail the test with its output when it fails."""
+def run(
+    args: list[Any],
+    cwd: Path,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
+):
+    """Run a command (with `env` added to ours, `unset` removed); fail the test if it fails."""
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
     result = subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        **kwargs,
+        [str(arg) for arg in args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=environment
     )
     if result.returncode != 0:
         pytest.fail(

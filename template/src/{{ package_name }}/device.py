@@ -6,10 +6,12 @@ rendered for a GPU still runs on a machine without one: it says so once and uses
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from .errors import UserError
-from .project import TORCH_BACKEND
+from .project import PACKAGE, TORCH_BACKEND
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -18,10 +20,9 @@ def pick_device(name: str = "auto") -> torch.device:
             return torch.accelerator.current_accelerator()
         if TORCH_BACKEND != "cpu":
             print(
-                f"warning: this project targets {TORCH_BACKEND} but torch finds no GPU here; "
-                "training on the CPU (run `python -m <package> doctor` to see why)".replace(
-                    "<package>", __package__ or "."
-                )
+                f"warning: this project targets {TORCH_BACKEND} but torch finds no GPU here, so it "
+                f"trains on the CPU; `python -m {PACKAGE} doctor` tells why",
+                file=sys.stderr,
             )
         return torch.device("cpu")
     if name == "cpu":

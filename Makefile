@@ -1,0 +1,34 @@
+# copier-pytorch: the template's everyday commands (the README explains them).
+#   make demo   render the default project, bootstrap it into its own .venv, train it
+#   make test   the whole test suite; .ci/run calls exactly this
+#
+# The dev environment (.venv) is made on first use and again whenever pyproject.toml changes.
+# It installs with pip, which finds torch wheels a machine keeps locally; uv users can run
+# `uv sync --group dev` instead.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+DEMO := build/demo/digit-lab
+
+.PHONY: venv test demo clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --group dev
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n auto --durations=10
+
+demo: $(STAMP)
+	rm -rf $(DEMO)
+	$(BIN)/copier copy --trust --defaults --vcs-ref=HEAD -d project_name="Digit Lab" . $(DEMO)
+	cd $(DEMO) && $(PYTHON) bootstrap.py && .venv/bin/digit-lab train
+
+clean:
+	rm -rf build site .pytest_cache
