@@ -63,14 +63,15 @@ def test_variant(answers, tmp_path):
 
     # --- the project's own tests, then a real training run, in one process
     report_file = tmp_path / "report.json"
-    run(
+    result = run(
         [sys.executable, ROOT / "tests" / "run_variant.py", report_file, package],
         project,
         env={"OMP_NUM_THREADS": "1"},
     )
     report = json.loads(report_file.read_text())
-    assert report["pytest_exit"] == 0, "the rendered project's tests failed"
-    assert report["train_exit"] == 0
+    output = f"--- stdout\n{result.stdout[-8000:]}\n--- stderr\n{result.stderr[-4000:]}"
+    assert report["pytest_exit"] == 0, f"the rendered project's tests failed\n{output}"
+    assert report["train_exit"] == 0, output
     summary = report["summary"]
     assert summary["epochs"] == 10
     assert summary["test_accuracy"] >= MIN_TEST_ACCURACY[answers["dataset"]], summary

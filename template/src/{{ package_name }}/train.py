@@ -39,6 +39,8 @@ def fit(cfg: Config, overrides: list[str] | None = None) -> dict[str, Any]:
         resume_state = load_checkpoint(cfg.resume, prefer="last")
         cfg = config_from_dict(resume_state["config"], overrides)
         cfg.resume = None
+    else:
+        check_run_dir(cfg)  # refuse an existing run_name before any work
 
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
@@ -263,13 +265,18 @@ def load_pretrained(cfg: Config, data: DataBundle) -> nn.Module:
     return model
 
 
+def check_run_dir(cfg: Config) -> None:
+    if cfg.run_name and (Path(cfg.runs_dir) / cfg.run_name).exists():
+        run_dir = Path(cfg.runs_dir) / cfg.run_name
+        raise UserError(f"{run_dir} exists already: pick another run_name, or resume={run_dir}")
+
+
 def make_run_dir(cfg: Config) -> Path:
     """runs/<run_name>, or runs/<time>-<model> (with -2, -3... if that exists already)."""
     root = Path(cfg.runs_dir)
     if cfg.run_name:
+        check_run_dir(cfg)
         run_dir = root / cfg.run_name
-        if run_dir.exists():
-            raise UserError(f"{run_dir} exists already: pick another run_name, or resume={run_dir}")
     else:
         base = f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.model.name}"
         run_dir, n = root / base, 2
