@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "evaluate":
-        from .train import evaluate_checkpoint
+        from .evaluate import evaluate_checkpoint
 
         evaluate_checkpoint(args.checkpoint, args.overrides)
         return 0

@@ -63,6 +63,7 @@ class Config:
     epochs: int = 10
     device: str = "auto"  # auto picks the accelerator torch finds, else the CPU
     resume: str | None = None  # a run folder or checkpoint to continue exactly
+    early_stopping: int = 0  # stop after this many epochs without a better val accuracy (0: off)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -1,0 +1,43 @@
+"""Evaluation: the loss and accuracy of a model over a loader, and of a checkpoint on its test split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import load_checkpoint
+from .config import config_from_dict
+from .data import TensorLoader, load_data
+from .device import pick_device
+from .errors import UserError
+from .model import build_model
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: nn.Module) -> tuple[float, float]:
+    """Mean loss and accuracy over a loader."""
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for images, labels in loader:
+        logits = model(images)
+        loss_sum += loss_fn(logits, labels).item() * len(labels)
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += len(labels)
+    return loss_sum / seen, correct / seen
+
+
+def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Test a run's best checkpoint (or any checkpoint file) on its dataset's test split."""
+    state = load_checkpoint(checkpoint, prefer="best")
+    cfg = config_from_dict(state["config"], overrides)
+    device = pick_device(cfg.device)
+    data = load_data(cfg.data, device, preprocessing=state["preprocessing"])
+    if data.classes != state["classes"]:
+        raise UserError(f"the checkpoint knows classes {state['classes']}, the data has {data.classes}")
+    model = build_model(cfg.model, data.input_shape, len(data.classes)).to(device)
+    model.load_state_dict(state["model"])
+    test_loss, test_accuracy = evaluate(model, TensorLoader(data.test, 512), nn.CrossEntropyLoss())
+    print(f"test accuracy {test_accuracy:.4f}, loss {test_loss:.4f} on {len(data.test)} images")
+    return {"test_accuracy": test_accuracy, "test_loss": test_loss, "epoch": state["epoch"]}

@@ -1,0 +1,27 @@
+"""The optimizer and the learning-rate schedule, from the config."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import Config
+
+
+def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    """Two parameter groups: the backbone at lr * backbone_lr_scale, the head at lr."""
+    groups = [
+        {"params": list(model.backbone.parameters()), "lr": cfg.optim.lr * cfg.finetune.backbone_lr_scale},
+        {"params": list(model.head.parameters()), "lr": cfg.optim.lr},
+    ]
+    if cfg.optim.name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    return torch.optim.SGD(
+        groups, lr=cfg.optim.lr, momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay
+    )
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Config) -> torch.optim.lr_scheduler.LRScheduler:
+    if cfg.optim.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(cfg.epochs, 1))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
