@@ -1,10 +1,11 @@
-"""The command line: train | evaluate | finetune | predict | doctor.
+"""The command line: train | evaluate | finetune | predict | export | doctor.
 
     python -m <package> train [--config configs/train.yaml] [key=value ...]
     python -m <package> train resume=runs/<run> [epochs=20]
     python -m <package> finetune runs/<run> [--config configs/finetune.yaml] [key=value ...]
     python -m <package> evaluate runs/<run>
     python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
+    python -m <package> export runs/<run> [--output model.safetensors]  (default: best.safetensors)
     python -m <package> doctor
 
 A mistake (a bad key or value, a missing file, a wrong checkpoint) is one line on stderr and
@@ -52,6 +53,10 @@ def build_parser() -> Parser:
     predict.add_argument("inputs", nargs="+", help="image files (.png, .jpg) or folders of them")
     predict.add_argument("--top-k", type=int, default=3, help="classes per image (default: 3)")
     predict.add_argument("--output", type=Path, default=Path("predictions.csv"), help="CSV to write")
+
+    export = commands.add_parser("export", help="write a checkpoint's weights as .safetensors")
+    export.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    export.add_argument("--output", type=Path, help="default: beside the checkpoint, as .safetensors")
 
     doctor = commands.add_parser("doctor", help="check the torch build against the hardware")
     doctor.add_argument("--backend", help="check for this torch backend instead of the rendered one")
@@ -102,6 +107,14 @@ def run(args: argparse.Namespace) -> int:
         rows = predict(args.checkpoint, args.inputs, args.top_k)
         path = write_csv(rows, args.output)
         print(f"wrote {len(rows)} predictions to {path}")
+        return 0
+    if args.command == "export":
+        from .checkpoint import resolve_checkpoint
+        from .export import export_safetensors
+
+        source = resolve_checkpoint(args.checkpoint, prefer="best")
+        output = args.output or source.with_suffix(".safetensors")
+        print(f"wrote {export_safetensors(source, output)}")
         return 0
     raise AssertionError(args.command)
 

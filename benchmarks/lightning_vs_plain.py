@@ -1,0 +1,127 @@
+"""The Lightning style against the plain loop: same model, data, batch and epochs.
+
+Renders two projects from this checkout (framework=pytorch and framework=lightning) and runs
+each one's real `fit()` on the same MNIST-sized data (60,000 training images of 1x28x28,
+random pixels: the timing does not depend on what they show), interleaved, several rounds, in
+one process. Reported per batch size: the median over rounds of Lightning's time divided by
+the plain loop's, for the training epochs alone and for the whole `fit()` (validation,
+checkpoints, the final test and the plots included).
+
+    .venv/bin/python benchmarks/lightning_vs_plain.py [--rounds 3] [--epochs 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from importlib import import_module
+from pathlib import Path
+
+import copier
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+STYLES = {"plain": ("plainbench", "pytorch"), "lightning": ("litbench", "lightning")}
+
+
+def render(folder: Path, package: str, framework: str) -> None:
+    copier.run_copy(
+        str(ROOT),
+        folder / package,
+        data={"project_name": package, "framework": framework},
+        defaults=True,
+        unsafe=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    sys.path.insert(0, str(folder / package / "src"))
+
+
+def synthetic_data(package: str, train: int = 60_000, held_out: int = 2_000):
+    data = import_module(f"{package}.data")
+    generator = torch.Generator().manual_seed(0)
+
+    def split(n: int):
+        images = torch.randn(n, 1, 28, 28, generator=generator)
+        return data.Split(images, torch.randint(0, 10, (n,), generator=generator))
+
+    prep = {"channels": 1, "image_size": [28, 28], "mean": [0.0], "std": [1.0]}
+    classes = [str(d) for d in range(10)]
+    return data.DataBundle(split(train), split(held_out), split(held_out), classes, prep)
+
+
+def run_fit(package: str, bundle, runs: Path, batch: int, epochs: int) -> dict[str, float]:
+    train = import_module(f"{package}.train")
+    config = import_module(f"{package}.config")
+    train.load_data = lambda cfg, device="cpu", preprocessing=None: bundle  # same tensors for both
+    cfg = config.load_config(
+        overrides=[f"runs_dir={runs}", f"epochs={epochs}", f"data.batch_size={batch}", "device=cpu"]
+    )
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        summary = train.fit(cfg)
+    return {"fit_s": time.perf_counter() - started, "train_s": summary["train_seconds"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batches", type=int, nargs="+", default=[128, 512])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for package, framework in STYLES.values():
+            render(Path(folder), package, framework)
+        bundles = {style: synthetic_data(package) for style, (package, _) in STYLES.items()}
+        for style, (package, _) in STYLES.items():  # warm up: imports, first allocations
+            run_fit(package, bundles[style], Path(folder) / "warm" / style, 512, 1)
+        for batch in args.batches:
+            rounds = []
+            for r in range(args.rounds):
+                row = {}
+                for style, (package, _) in STYLES.items():
+                    runs = Path(folder) / f"b{batch}-r{r}-{style}"
+                    for key, value in run_fit(package, bundles[style], runs, batch, args.epochs).items():
+                        row[f"{style}_{key}"] = value
+                row["train_ratio"] = row["lightning_train_s"] / row["plain_train_s"]
+                row["fit_ratio"] = row["lightning_fit_s"] / row["plain_fit_s"]
+                rounds.append(row)
+            results.append(
+                {
+                    "batch": batch,
+                    "rounds": rounds,
+                    "train_ratio": statistics.median(r["train_ratio"] for r in rounds),
+                    "fit_ratio": statistics.median(r["fit_ratio"] for r in rounds),
+                    "plain_train_s": statistics.median(r["plain_train_s"] for r in rounds),
+                    "lightning_train_s": statistics.median(r["lightning_train_s"] for r in rounds),
+                }
+            )
+
+    print(f"SimpleNet, 60,000 images 1x28x28, {args.epochs} epochs, {args.rounds} rounds, CPU")
+    print(f"{'batch':>6}{'plain train':>13}{'lightning train':>17}{'train ratio':>13}{'fit() ratio':>13}")
+    for r in results:
+        print(
+            f"{r['batch']:>6}{r['plain_train_s']:>12.2f}s{r['lightning_train_s']:>16.2f}s"
+            f"{r['train_ratio']:>12.3f}x{r['fit_ratio']:>12.3f}x"
+        )
+    if args.json:
+        machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+        report = {"benchmark": "lightning_vs_plain", "date": time.strftime("%Y-%m-%d"), "machine": machine}
+        args.json.write_text(json.dumps({**report, "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
