@@ -71,16 +71,10 @@ def run_fit(package: str, bundle, runs: Path, batch: int, epochs: int) -> dict[s
     return {"fit_s": time.perf_counter() - started, "train_s": summary["train_seconds"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batches", type=int, nargs="+", default=[128, 512])
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+def measure(rounds: int = 3, epochs: int = 2, batches: tuple[int, ...] = (128, 512)) -> list[dict]:
+    """Both styles, interleaved for `rounds` rounds per batch size; medians of the ratios."""
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for package, framework in STYLES.values():
@@ -88,35 +82,54 @@ def main() -> None:
         bundles = {style: synthetic_data(package) for style, (package, _) in STYLES.items()}
         for style, (package, _) in STYLES.items():  # warm up: imports, first allocations
             run_fit(package, bundles[style], Path(folder) / "warm" / style, 512, 1)
-        for batch in args.batches:
-            rounds = []
-            for r in range(args.rounds):
+        for batch in batches:
+            rows = []
+            for r in range(rounds):
                 row = {}
                 for style, (package, _) in STYLES.items():
                     runs = Path(folder) / f"b{batch}-r{r}-{style}"
-                    for key, value in run_fit(package, bundles[style], runs, batch, args.epochs).items():
+                    for key, value in run_fit(package, bundles[style], runs, batch, epochs).items():
                         row[f"{style}_{key}"] = value
                 row["train_ratio"] = row["lightning_train_s"] / row["plain_train_s"]
                 row["fit_ratio"] = row["lightning_fit_s"] / row["plain_fit_s"]
-                rounds.append(row)
+                rows.append(row)
             results.append(
                 {
                     "batch": batch,
-                    "rounds": rounds,
-                    "train_ratio": statistics.median(r["train_ratio"] for r in rounds),
-                    "fit_ratio": statistics.median(r["fit_ratio"] for r in rounds),
-                    "plain_train_s": statistics.median(r["plain_train_s"] for r in rounds),
-                    "lightning_train_s": statistics.median(r["lightning_train_s"] for r in rounds),
+                    "epochs": epochs,
+                    "rounds": rows,
+                    "train_ratio": statistics.median(r["train_ratio"] for r in rows),
+                    "fit_ratio": statistics.median(r["fit_ratio"] for r in rows),
+                    "plain_train_s": statistics.median(r["plain_train_s"] for r in rows),
+                    "lightning_train_s": statistics.median(r["lightning_train_s"] for r in rows),
                 }
             )
+    return results
 
-    print(f"SimpleNet, 60,000 images 1x28x28, {args.epochs} epochs, {args.rounds} rounds, CPU")
-    print(f"{'batch':>6}{'plain train':>13}{'lightning train':>17}{'train ratio':>13}{'fit() ratio':>13}")
+
+def table(results: list[dict]) -> list[str]:
+    first = results[0]
+    lines = [
+        f"SimpleNet, 60,000 images 1x28x28, {first['epochs']} epochs, {len(first['rounds'])} rounds, CPU",
+        f"{'batch':>6}{'plain train':>13}{'lightning train':>17}{'train ratio':>13}{'fit() ratio':>13}",
+    ]
     for r in results:
-        print(
+        lines.append(
             f"{r['batch']:>6}{r['plain_train_s']:>12.2f}s{r['lightning_train_s']:>16.2f}s"
             f"{r['train_ratio']:>12.3f}x{r['fit_ratio']:>12.3f}x"
         )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batches", type=int, nargs="+", default=[128, 512])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results = measure(args.rounds, args.epochs, tuple(args.batches))
+    print("\n".join(table(results)))
     if args.json:
         machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
         report = {"benchmark": "lightning_vs_plain", "date": time.strftime("%Y-%m-%d"), "machine": machine}

@@ -56,13 +56,10 @@ def one_epoch(model, optimizer, batches) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
+def measure(rounds: int = 7) -> dict:
+    """Both loaders, interleaved for `rounds` rounds; medians of the per-round ratios."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-
     with tempfile.TemporaryDirectory() as folder:
         project = render_default(Path(folder))
         sys.path.insert(0, str(project / "src"))
@@ -79,8 +76,8 @@ def main() -> None:
         one_epoch(model, optimizer, tensor_loader)  # warm up both
         one_epoch(model, optimizer, data_loader)
 
-        rounds = []
-        for epoch in range(args.rounds):
+        rows = []
+        for epoch in range(rounds):
             tensor_loader.set_epoch(epoch)
             row = {
                 "iterate_tensor_loader_s": iterate(tensor_loader),
@@ -90,29 +87,52 @@ def main() -> None:
             }
             row["iterate_ratio"] = row["iterate_dataloader_s"] / row["iterate_tensor_loader_s"]
             row["train_ratio"] = row["train_dataloader_s"] / row["train_tensor_loader_s"]
-            rounds.append(row)
-
-    iterate_median = statistics.median(r["iterate_ratio"] for r in rounds)
-    train_median = statistics.median(r["train_ratio"] for r in rounds)
-    print(f"digits train split ({len(data.train)} images), batch 32, 1 thread, {args.rounds} rounds")
-    print(f"{'':<28}{'TensorLoader':>14}{'DataLoader':>12}{'ratio (median)':>16}")
-    for label, key, median in (
-        ("iterate one epoch", "iterate", iterate_median),
-        ("train SimpleNet one epoch", "train", train_median),
-    ):
-        fast = statistics.median(r[f"{key}_tensor_loader_s"] for r in rounds)
-        slow = statistics.median(r[f"{key}_dataloader_s"] for r in rounds)
-        print(f"{label:<28}{fast:>13.4f}s{slow:>11.4f}s{median:>15.1f}x")
-    result = {
-        "benchmark": "tensor_loader_vs_dataloader",
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} thread, torch {torch.__version__}",
-        "date": time.strftime("%Y-%m-%d"),
-        "rounds": rounds,
-        "iterate_median_ratio": iterate_median,
-        "train_median_ratio": train_median,
+            rows.append(row)
+    torch.set_num_threads(threads)
+    return {
+        "images": len(data.train),
+        "rounds": rows,
+        "iterate_median_ratio": statistics.median(r["iterate_ratio"] for r in rows),
+        "train_median_ratio": statistics.median(r["train_ratio"] for r in rows),
+        **{
+            f"{key}_median_s": statistics.median(r[key] for r in rows)
+            for key in (
+                "iterate_tensor_loader_s",
+                "iterate_dataloader_s",
+                "train_tensor_loader_s",
+                "train_dataloader_s",
+            )
+        },
     }
+
+
+def table(result: dict) -> list[str]:
+    lines = [
+        f"digits train split ({result['images']} images), batch 32, 1 thread, {len(result['rounds'])} rounds",
+        f"{'':<28}{'TensorLoader':>14}{'DataLoader':>12}{'ratio (median)':>16}",
+    ]
+    for label, key in (("iterate one epoch", "iterate"), ("train SimpleNet one epoch", "train")):
+        fast = result[f"{key}_tensor_loader_s_median_s"]
+        slow = result[f"{key}_dataloader_s_median_s"]
+        lines.append(f"{label:<28}{fast:>13.4f}s{slow:>11.4f}s{result[f'{key}_median_ratio']:>15.1f}x")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    result = measure(args.rounds)
+    print("\n".join(table(result)))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        machine = f"{platform.machine()}, 1 thread, torch {torch.__version__}"
+        report = {
+            "benchmark": "tensor_loader_vs_dataloader",
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": machine,
+        }
+        args.json.write_text(json.dumps({**report, **result}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

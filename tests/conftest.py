@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,31 @@ def run(
 def default_project(tmp_path_factory) -> Path:
     """The default project, rendered once per test process."""
     return render(tmp_path_factory.mktemp("default") / "digit-lab", {"project_name": "Digit Lab"})
+
+
+# --- the suite's wall time, for benchmarks/run.py: recorded after a full run (`make test`)
+
+SUITE_RECORD = ROOT / "build" / "suite-time.json"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[STARTED] = time.time()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS
+    filtered = config.option.keyword or config.option.markexpr
+    if hasattr(config, "workerinput") or not whole or filtered or exitstatus != 0:
+        return
+    SUITE_RECORD.parent.mkdir(exist_ok=True)
+    record = {
+        "seconds": round(time.time() - config.stash[STARTED], 1),
+        "tests": session.testscollected,
+        "workers": getattr(config.option, "numprocesses", None),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    SUITE_RECORD.write_text(json.dumps(record) + "\n")
+
+
+STARTED = pytest.StashKey[float]()

@@ -1,0 +1,62 @@
+"""mkdocs hook: the tables that come from copier.yml, so the docs cannot drift from it.
+
+A page asks for a table with a marker line:
+
+    <!-- copier:questions -->   every question: key, what it asks, its values, its default
+    <!-- copier:backends -->    every hardware target: index, what it needs, when to pick it
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COPIER_YML = Path(__file__).resolve().parents[2] / "copier.yml"
+
+
+def load() -> dict[str, Any]:
+    return yaml.safe_load(COPIER_YML.read_text())
+
+
+def questions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        key: spec
+        for key, spec in config.items()
+        if not key.startswith("_") and isinstance(spec, dict) and spec.get("when") is not False
+    }
+
+
+def values_of(spec: dict[str, Any]) -> str:
+    choices = spec.get("choices")
+    if choices is None:
+        return "free text"
+    values = choices.values() if isinstance(choices, dict) else choices
+    return ", ".join(f"`{v}`" for v in values)
+
+
+def default_of(spec: dict[str, Any]) -> str:
+    default = str(spec.get("default", ""))
+    return "derived" if "{{" in default else f"`{default}`"
+
+
+def questions_table(config: dict[str, Any]) -> str:
+    rows = ["| key | asks | values | default |", "| --- | --- | --- | --- |"]
+    for key, spec in questions(config).items():
+        link = f"[`{key}`](#{key})"
+        rows.append(f"| {link} | {spec['help']} | {values_of(spec)} | {default_of(spec)} |")
+    return "\n".join(rows)
+
+
+def backends_table(config: dict[str, Any]) -> str:
+    rows = ["| backend | wheel index | needs | pick it when |", "| --- | --- | --- | --- |"]
+    for name, backend in config["backends"]["default"].items():
+        rows.append(f"| `{name}` | {backend['index']} | {backend['needs']} | {backend['pick']} |")
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+    config = load()
+    markdown = markdown.replace("<!-- copier:questions -->", questions_table(config))
+    return markdown.replace("<!-- copier:backends -->", backends_table(config))

@@ -1,0 +1,38 @@
+"""The documentation builds cleanly and covers every question copier.yml asks."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from conftest import ROOT, run
+from variants import axes, questions
+
+DOCS = ROOT / "docs"
+
+
+def test_mkdocs_build_is_strict_clean(tmp_path):
+    build = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", tmp_path / "site"]
+    result = run(build, ROOT, env={"NO_MKDOCS_2_WARNING": "1"})
+    page = (tmp_path / "site" / "questions" / "index.html").read_text()
+    for key, values in axes().items():  # the generated table made it into the page
+        assert f"<code>{key}</code>" in page
+        for value in values:
+            assert f"<code>{value}</code>" in page, (key, value)
+    hardware = (tmp_path / "site" / "hardware" / "index.html").read_text()
+    assert "https://download.pytorch.org/whl/cpu" in hardware
+    assert "WARNING" not in result.stderr
+
+
+def test_every_question_has_a_section_that_explains_it():
+    text = (DOCS / "questions.md").read_text()
+    for key in questions():
+        match = re.search(rf"^### `{key}`\n\n(.+?)(?=^### |^## |\Z)", text, re.M | re.S)
+        assert match, f"docs/questions.md has no section for {key}"
+        assert len(match.group(1).split()) >= 8, f"the section for {key} says too little"
+
+
+def test_every_page_is_in_the_navigation():
+    nav = (ROOT / "mkdocs.yml").read_text()
+    for page in DOCS.glob("*.md"):
+        assert page.name in nav, f"{page.name} is not in mkdocs.yml's nav"
