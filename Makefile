@@ -1,6 +1,8 @@
 # copier-pytorch: the template's everyday commands (the README explains them).
 #   make demo   render the default project, bootstrap it into its own .venv, train it
 #   make test   the whole test suite; .ci/run calls exactly this
+#   make docs   the documentation site, into build/site (mkdocs serve for a live preview)
+#   make bench  every benchmark: a table on the terminal, JSON in build/benchmarks.json
 #
 # The dev environment (.venv) is made on first use and again whenever pyproject.toml changes.
 # It installs with pip, which finds torch wheels a machine keeps locally; uv users can run
@@ -12,7 +14,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO := build/demo/digit-lab
 
-.PHONY: venv test demo clean
+.PHONY: venv test demo docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +31,12 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/copier copy --trust --defaults --vcs-ref=HEAD -d project_name="Digit Lab" . $(DEMO)
 	cd $(DEMO) && $(PYTHON) bootstrap.py && .venv/bin/digit-lab train
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --json build/benchmarks.json
 
 clean:
 	rm -rf build site .pytest_cache

@@ -4,7 +4,7 @@ A dataset becomes three splits of tensors (train, validation, test) that sit on 
 device. Batches come from `TensorLoader`: one random permutation per epoch, then indexing,
 instead of a per-sample DataLoader that collates batches one sample at a time. On the digits
 that makes iterating an epoch about 10x cheaper, and a SimpleNet epoch about 1.3x faster
-(benchmarks/tensor_loader.py in copier-pytorch).
+(benchmarks/tensor_loader.py in copier-pytorch: 10.4x and 1.36x).
 
 The preprocessing (image size, channels, normalization) is returned with the data and saved in
 every checkpoint, so `evaluate` and `predict` repeat it exactly.
