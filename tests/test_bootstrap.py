@@ -99,6 +99,22 @@ def test_an_old_python_is_refused_in_one_line(tmp_path):
     assert not (project / ".venv").exists()
 
 
+OLD_PYTHONS = sorted(Path.home().glob(".pyenv/versions/3.[6-9].*/bin/python")) + sorted(
+    Path.home().glob(".pyenv/versions/3.10.*/bin/python")
+)
+
+
+@pytest.mark.skipif(not OLD_PYTHONS, reason="no Python 3.6-3.10 on this machine to run bootstrap.py with")
+def test_every_older_python_3_gets_the_one_line_refusal(default_project):
+    """bootstrap.py avoids newer syntax, so even Python 3.6 reaches the version check."""
+    for python in OLD_PYTHONS:
+        command = [python, "bootstrap.py", "--dry-run"]
+        result = subprocess.run(command, cwd=default_project, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2, (python, result.stderr)
+        assert result.stdout.startswith("error: this project needs Python 3.11 or newer"), python
+        assert len(result.stdout.strip().splitlines()) == 1 and not result.stderr
+
+
 @pytest.mark.slow
 def test_bootstrap_end_to_end_then_train(tmp_path):
     """The real thing: a fresh .venv with pip, torch from the index pip is configured with

@@ -54,8 +54,10 @@ def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{file} is not a readable checkpoint ({reason[:160]})") from None
+        raise UserError(
+            f"{file} is not a readable checkpoint: damaged, cut short, or not written by torch.save "
+            f"({type(error).__name__})"
+        ) from None
     if not isinstance(state, dict) or any(key not in state for key in REQUIRED_KEYS):
         raise UserError(f"{file} is not a checkpoint written by this project")
     if state["format_version"] > FORMAT_VERSION:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserError
-from .project import PACKAGE, PROJECT_NAME
+from .project import BACKENDS, PACKAGE, PROJECT_NAME
 
 DEFAULT_CONFIGS = {"train": Path("configs/train.yaml"), "finetune": Path("configs/finetune.yaml")}
 
@@ -59,7 +59,7 @@ def build_parser() -> Parser:
     export.add_argument("--output", type=Path, help="default: beside the checkpoint, as .safetensors")
 
     doctor = commands.add_parser("doctor", help="check the torch build against the hardware")
-    doctor.add_argument("--backend", help="check for this torch backend instead of the rendered one")
+    doctor.add_argument("--backend", choices=BACKENDS, help="check for this backend, not the rendered one")
     return parser
 
 

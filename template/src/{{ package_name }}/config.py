@@ -11,6 +11,8 @@ and what it accepts.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,20 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Keys whose value must lie in a range: (test, what to say).
+LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epochs": (lambda v: v >= 1, "at least 1"),
+    "early_stopping": (lambda v: v >= 0, "0 (off) or more"),
+    "data.batch_size": (lambda v: v >= 1, "at least 1"),
+    "model.hidden": (lambda v: len(v) >= 1 and all(n >= 1 for n in v), "a list of layer widths of 1 or more"),
+    "optim.lr": (lambda v: math.isfinite(v) and v > 0, "a number above 0"),
+    "optim.momentum": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
+    "optim.weight_decay": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
+    "finetune.freeze_epochs": (lambda v: v >= 0, "0 or more"),
+    "finetune.backbone_lr_scale": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
+}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults, then the YAML file (if any), then the overrides; checked and typed."""
     merged = OmegaConf.structured(Config)
@@ -139,11 +155,19 @@ def merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
 
 
 def to_config(merged: DictConfig) -> Config:
-    cfg: Config = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    try:
+        cfg: Config = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except OmegaConfBaseException as error:  # e.g. an interpolation such as ${nope}
+        key = getattr(error, "full_key", None) or "a value"
+        raise UserError(f"cannot resolve {key}: {one_line(error)}") from None
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(merged, key)
         if value not in allowed:
             raise UserError(f"{key} must be one of {', '.join(allowed)} (got '{value}')")
+    for key, (test, wanted) in LIMITS.items():
+        value = OmegaConf.select(OmegaConf.structured(cfg), key)
+        if not test(value):
+            raise UserError(f"{key} must be {wanted} (got {value})")
     return cfg
 
 

@@ -45,6 +45,11 @@ class DataBundle:
         channels, height, width = self.train.x.shape[1:]
         return channels, height, width
 
+    def to(self, device: torch.device | str) -> DataBundle:
+        """The same splits, on `device`."""
+        train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in (self.train, self.val, self.test))
+        return DataBundle(train, val, test, self.classes, self.preprocessing)
+
 
 def load_data(
     cfg: DataConfig, device: torch.device | str = "cpu", preprocessing: dict[str, Any] | None = None
@@ -108,6 +113,8 @@ def split(images: torch.Tensor, labels: torch.Tensor, cfg: DataConfig) -> tuple[
     order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.split_seed))
     n_val = max(1, round(n * cfg.val_fraction))
     n_test = max(1, round(n * cfg.test_fraction))
+    if n - n_val - n_test < 1:
+        raise UserError("data.val_fraction and data.test_fraction leave no images to train on")
     parts = order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test]
     train, val, test = (Split(images[idx], labels[idx]) for idx in parts)
     return train, val, test

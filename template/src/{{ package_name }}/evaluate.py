@@ -32,8 +32,11 @@ def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> 
     """Test a run's best checkpoint (or any checkpoint file) on its dataset's test split."""
     state = load_checkpoint(checkpoint, prefer="best")
     cfg = config_from_dict(state["config"], overrides)
+    if cfg.model != config_from_dict(state["config"]).model:
+        raise UserError("evaluate uses the checkpoint's own model: model.* cannot be overridden")
+    data = load_data(cfg.data, preprocessing=state["preprocessing"])
     device = pick_device(cfg.device)
-    data = load_data(cfg.data, device, preprocessing=state["preprocessing"])
+    data = data.to(device)
     if data.classes != state["classes"]:
         raise UserError(f"the checkpoint knows classes {state['classes']}, the data has {data.classes}")
     model = build_model(cfg.model, data.input_shape, len(data.classes)).to(device)

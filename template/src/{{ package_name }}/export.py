@@ -17,11 +17,14 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from .checkpoint import load_checkpoint
+from .errors import UserError
 
 
 def export_safetensors(checkpoint: str | Path, output: str | Path) -> Path:
     state = load_checkpoint(checkpoint, prefer="best")
     output = Path(output)
+    if output.is_dir():
+        raise UserError(f"--output {output} is a folder: name a .safetensors file")
     output.parent.mkdir(parents=True, exist_ok=True)
     metadata = {
         "classes": json.dumps(state["classes"]),

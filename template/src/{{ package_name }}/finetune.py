@@ -18,7 +18,10 @@ def load_pretrained(cfg: Config, data: DataBundle) -> nn.Module:
     Keys that do not match are reported; a shape that does not match is an error.
     """
     state = load_checkpoint(cfg.finetune.checkpoint, prefer="best")
-    cfg.model = ModelConfig(**state["config"]["model"])
+    saved = ModelConfig(**state["config"]["model"])
+    if cfg.model != saved:
+        print(f"model settings come from the checkpoint: {saved} (the weights fit only those)")
+    cfg.model = saved
     model = build_model(cfg.model, data.input_shape, len(state["classes"]))
     own = model.state_dict()
     mismatched = [

@@ -82,6 +82,8 @@ def predict(checkpoint: str | Path, inputs: list[str], top_k: int = 3) -> list[d
 
 def write_csv(rows: list[dict[str, Any]], output: str | Path) -> Path:
     output = Path(output)
+    if output.is_dir():
+        raise UserError(f"--output {output} is a folder: name a .csv file")
     output.parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=list(rows[0]))

@@ -10,20 +10,84 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
-from .config import Config
+from .checkpoint import load_checkpoint, resolve_checkpoint
+from .config import Config, config_from_dict, to_dict
 from .data import DataBundle, TensorLoader
 from .errors import UserError
 from .evaluate import evaluate
 from .model import build_model
 from .plots import plot_curves
+from .project import FRAMEWORK
 from .tracking import CSVTracker
+
+# What a resumed run cannot change: its data and its model must stay those of its checkpoints.
+FIXED_ON_RESUME = (
+    "model",
+    "data.name",
+    "data.classes",
+    "data.split_seed",
+    "data.val_fraction",
+    "data.test_fraction",
+)
 
 
 def check_run_dir(cfg: Config) -> None:
-    if cfg.run_name and (Path(cfg.runs_dir) / cfg.run_name).exists():
-        run_dir = Path(cfg.runs_dir) / cfg.run_name
+    if not cfg.run_name:
+        return
+    if cfg.run_name in (".", "..") or any(sep in cfg.run_name for sep in "/\\"):
+        raise UserError(f"run_name is a folder name, without / or \\ (got '{cfg.run_name}')")
+    run_dir = Path(cfg.runs_dir) / cfg.run_name
+    if run_dir.exists():
         raise UserError(f"{run_dir} exists already: pick another run_name, or resume={run_dir}")
+
+
+def open_resume(resume: str, overrides: list[str] | None) -> tuple[Path, Path, dict[str, Any], Config]:
+    """For `resume=...`: the run folder, its last checkpoint, that checkpoint and the config.
+
+    The run folder is where the checkpoint lies (runs/<run>/checkpoints/last.pt), so a copied
+    or moved run continues where it is now. The config is the run's own, with the overrides on
+    top; overrides that would change the data or the model are refused.
+    """
+    checkpoint = resolve_checkpoint(resume, prefer="last")
+    if checkpoint.parent.name != "checkpoints":
+        raise UserError(
+            f"resume takes a run folder (runs/<run>) or a checkpoint in its checkpoints/: {checkpoint}"
+        )
+    state = load_checkpoint(checkpoint)
+    kind = "lightning" if "loops" in state else "pytorch"
+    if kind != FRAMEWORK:
+        raise UserError(
+            f"{checkpoint} was trained in the {kind} style and this project trains in the {FRAMEWORK} "
+            "style: resume it there, or start from its weights with `finetune`"
+        )
+    saved = config_from_dict(state["config"])
+    cfg = config_from_dict(state["config"], overrides)
+    cfg.resume = None
+    before, after = to_dict(saved), to_dict(cfg)
+    changed = [key for key in FIXED_ON_RESUME if pick(before, key) != pick(after, key)]
+    if changed:
+        raise UserError(
+            f"resume continues {checkpoint.parent.parent} as it was: {', '.join(changed)} cannot change "
+            "(start a new run, or `finetune` from this one)"
+        )
+    if cfg.optim.scheduler == "cosine" and cfg.epochs != saved.epochs:
+        raise UserError("epochs cannot change on resume with optim.scheduler=cosine (its length is fixed)")
+    return checkpoint.parent.parent, checkpoint, state, cfg
+
+
+def pick(values: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        values = values[part]
+    return values
+
+
+def stopped_early(cfg: Config, epochs_done: int, best_epoch: int) -> bool:
+    """The early-stopping rule both styles share: `early_stopping` epochs without a better
+    validation accuracy than the best epoch's."""
+    if cfg.early_stopping and epochs_done - best_epoch >= cfg.early_stopping:
+        print(f"early stop: no better validation accuracy for {cfg.early_stopping} epochs")
+        return True
+    return False
 
 
 def make_run_dir(cfg: Config) -> Path:
