@@ -20,9 +20,12 @@ from .plots import plot_curves
 from .project import FRAMEWORK
 from .tracking import CSVTracker
 
-# What a resumed run cannot change: its data and its model must stay those of its checkpoints.
+# What a resumed run cannot change: its data, its model and its optimizer stay those of its
+# checkpoints (the optimizer's state, learning rates included, is restored from them).
 FIXED_ON_RESUME = (
     "model",
+    "optim",
+    "finetune.backbone_lr_scale",
     "data.name",
     "data.classes",
     "data.split_seed",
