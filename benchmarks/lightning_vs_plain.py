@@ -61,7 +61,7 @@ def synthetic_data(package: str, train: int = 60_000, held_out: int = 2_000):
 def run_fit(package: str, bundle, runs: Path, batch: int, epochs: int) -> dict[str, float]:
     train = import_module(f"{package}.train")
     config = import_module(f"{package}.config")
-    train.load_data = lambda cfg, device="cpu", preprocessing=None: bundle  # same tensors for both
+    train.load_data = lambda cfg, preprocessing=None: bundle  # same tensors for both
     cfg = config.load_config(
         overrides=[f"runs_dir={runs}", f"epochs={epochs}", f"data.batch_size={batch}", "device=cpu"]
     )

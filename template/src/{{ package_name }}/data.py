@@ -51,9 +51,7 @@ class DataBundle:
         return DataBundle(train, val, test, self.classes, self.preprocessing)
 
 
-def load_data(
-    cfg: DataConfig, device: torch.device | str = "cpu", preprocessing: dict[str, Any] | None = None
-) -> DataBundle:
+def load_data(cfg: DataConfig, preprocessing: dict[str, Any] | None = None) -> DataBundle:
     """Load the dataset the config names, split it with a fixed seed and normalize it.
 
     The normalization comes from the training split, or from `preprocessing` when given
@@ -69,7 +67,7 @@ def load_data(
             "mean": train.x.mean(dim=(0, 2, 3)).tolist(),
             "std": train.x.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist(),
         }
-    splits = [normalize(s, preprocessing, device) for s in (train, val, test)]
+    splits = [normalize(s, preprocessing) for s in (train, val, test)]
     return DataBundle(*splits, classes=classes, preprocessing=preprocessing)
 
 
@@ -120,10 +118,10 @@ def split(images: torch.Tensor, labels: torch.Tensor, cfg: DataConfig) -> tuple[
     return train, val, test
 
 
-def normalize(split: Split, preprocessing: dict[str, Any], device: torch.device | str) -> Split:
+def normalize(split: Split, preprocessing: dict[str, Any]) -> Split:
     mean = torch.tensor(preprocessing["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(preprocessing["std"]).view(1, -1, 1, 1)
-    return Split(((split.x - mean) / std).to(device), split.y.to(device))
+    return Split((split.x - mean) / std, split.y)
 
 
 class TensorLoader:

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint
-from .config import config_from_dict
-from .data import TensorLoader, load_data
+from .config import Config, config_from_dict
+from .data import DataBundle, TensorLoader, load_data
 from .device import pick_device
 from .errors import UserError
 from .model import build_model
@@ -28,6 +28,13 @@ def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: nn.Module) -> tupl
     return loss_sum / seen, correct / seen
 
 
+def test_weights(weights: dict[str, torch.Tensor], cfg: Config, data: DataBundle) -> tuple[float, float]:
+    """Loss and accuracy on the test split of a model of `cfg.model` with these weights."""
+    model = build_model(cfg.model, data.input_shape, len(data.classes)).to(data.test.x.device)
+    model.load_state_dict(weights)
+    return evaluate(model, TensorLoader(data.test, 512), nn.CrossEntropyLoss())
+
+
 def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> dict[str, Any]:
     """Test a run's best checkpoint (or any checkpoint file) on its dataset's test split."""
     state = load_checkpoint(checkpoint, prefer="best")
@@ -39,8 +46,6 @@ def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> 
     data = data.to(device)
     if data.classes != state["classes"]:
         raise UserError(f"the checkpoint knows classes {state['classes']}, the data has {data.classes}")
-    model = build_model(cfg.model, data.input_shape, len(data.classes)).to(device)
-    model.load_state_dict(state["model"])
-    test_loss, test_accuracy = evaluate(model, TensorLoader(data.test, 512), nn.CrossEntropyLoss())
+    test_loss, test_accuracy = test_weights(state["model"], cfg, data)
     print(f"test accuracy {test_accuracy:.4f}, loss {test_loss:.4f} on {len(data.test)} images")
     return {"test_accuracy": test_accuracy, "test_loss": test_loss, "epoch": state["epoch"]}

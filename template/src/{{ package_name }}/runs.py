@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, to_dict
-from .data import DataBundle, TensorLoader
+from .data import DataBundle
 from .errors import UserError
-from .evaluate import evaluate
-from .model import build_model
+from .evaluate import test_weights
 from .plots import plot_curves
 from .project import FRAMEWORK
 from .tracking import CSVTracker
@@ -119,10 +117,7 @@ def finish(
 ) -> dict[str, Any]:
     """Test the best checkpoint, plot the curves and write summary.json."""
     best = load_checkpoint(run_dir, prefer="best")
-    device = data.test.x.device
-    model = build_model(cfg.model, data.input_shape, len(data.classes)).to(device)
-    model.load_state_dict(best["model"])
-    test_loss, test_accuracy = evaluate(model, TensorLoader(data.test, 512), nn.CrossEntropyLoss())
+    test_loss, test_accuracy = test_weights(best["model"], cfg, data)
 
     history = {key: tracker.history(key) for key in tracker.rows[0]} if tracker.rows else {}
     plots = run_dir / "plots"
@@ -145,7 +140,7 @@ def finish(
         "model": cfg.model.name,
         "dataset": cfg.data.name,
         "classes": data.classes,
-        "device": str(device),
+        "device": str(data.test.x.device),
         "torch": torch.__version__,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
