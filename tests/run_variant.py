@@ -1,7 +1,8 @@
 """Run inside a rendered project: its own test suite, then a real training run.
 
-Both share this one process, so torch (and the rest) are imported once per variant. Writes a
-JSON report to the path given as the first argument.
+Both share this one process, so torch (and the rest) are imported once per variant. A dataset
+that downloads trains on the tiny copy the project's tests write (tests/sample_data.py) in
+data/, in its real on-disk format. Writes a JSON report to the path given as the first argument.
 
     python run_variant.py REPORT.json PACKAGE [key=value ...]
 """
@@ -22,6 +23,9 @@ def main() -> None:
     tests_seconds = time.perf_counter() - started
 
     sys.path.insert(0, str(Path("src").resolve()))
+    if Path("tests/sample_data.py").is_file():
+        sys.path.insert(0, str(Path("tests").resolve()))
+        import_module("sample_data").install(Path("data"))
     cli = import_module(f"{package}.cli")
     started = time.perf_counter()
     train_code = cli.main(["train", "run_name=suite", *overrides])

@@ -2,7 +2,10 @@
 
 A new choice in copier.yml joins the matrix by itself:
 
-- the core axes (`CORE`) are crossed fully: every combination is a variant;
+- `CROSSED` (model x dataset) is crossed fully, in the default framework: every model trains
+  on every dataset;
+- `PAIRED` (framework x model): every other framework trains every model too, on datasets
+  spread over its rows;
 - every other question is covered by a covering array of strength 1: each of its values
   appears in at least one variant, and the values are spread so that variants differ.
 
@@ -19,7 +22,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ("framework", "model")
+CROSSED = ("model", "dataset")
+PAIRED = ("framework", "model")
 
 
 @cache
@@ -55,18 +59,23 @@ def axes() -> dict[str, list[str]]:
 
 def variants() -> list[dict[str, str]]:
     all_axes = axes()
-    core = [all_axes[key] for key in CORE]
-    others = {key: values for key, values in all_axes.items() if key not in CORE}
-    rows = [dict(zip(CORE, combo, strict=True)) for combo in itertools.product(*core)]
-    count = max([len(rows), *map(len, others.values())])
-    rows = [dict(rows[i % len(rows)]) for i in range(count)]
+    rows = [dict(zip(CROSSED, combo, strict=True)) for combo in itertools.product(*(all_axes[k] for k in CROSSED))]
+    first, second = PAIRED
+    for row in rows:
+        row[first] = all_axes[first][0]
+    spread = [key for key in CROSSED if key != second]
+    for value in all_axes[first][1:]:
+        for i, paired in enumerate(all_axes[second]):
+            row = {first: value, second: paired}
+            for key in spread:  # shifted, so that these rows try other combinations
+                row[key] = all_axes[key][(i + 1) % len(all_axes[key])]
+            rows.append(row)
+    covered = {*CROSSED, *PAIRED}
+    others = {key: values for key, values in all_axes.items() if key not in covered}
     for offset, (key, values) in enumerate(others.items()):
         for i, row in enumerate(rows):
             # Row 0 keeps every default; later rows shift each axis by its own offset.
             row[key] = values[0] if i == 0 else values[(i + offset) % len(values)]
-        for i, value in enumerate(values):  # strength 1: each value somewhere
-            if value not in (row[key] for row in rows):
-                rows[i % len(rows)][key] = value
     return rows
 
 

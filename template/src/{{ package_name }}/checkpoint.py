@@ -49,8 +49,8 @@ def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
-    file = resolve_checkpoint(path, prefer)
+def read_torch_file(file: Path) -> dict[str, Any]:
+    """A dict saved with torch.save, read without unpickling code; a damaged file is a UserError."""
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
@@ -58,7 +58,15 @@ def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
             f"{file} is not a readable checkpoint: damaged, cut short, or not written by torch.save "
             f"({type(error).__name__})"
         ) from None
-    if not isinstance(state, dict) or any(key not in state for key in REQUIRED_KEYS):
+    if not isinstance(state, dict):
+        raise UserError(f"{file} holds a {type(state).__name__}, not a checkpoint or weights")
+    return state
+
+
+def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
+    file = resolve_checkpoint(path, prefer)
+    state = read_torch_file(file)
+    if any(key not in state for key in REQUIRED_KEYS):
         raise UserError(f"{file} is not a checkpoint written by this project")
     if state["format_version"] > FORMAT_VERSION:
         raise UserError(f"{file} was written by a newer version of this project")

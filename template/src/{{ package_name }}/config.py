@@ -21,6 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from .errors import UserError
+from .model import CHOICES as MODEL_CHOICES
+from .model import LIMITS as MODEL_LIMITS
+from .model import ModelConfig
 from .project import DATASET, MODEL
 
 
@@ -33,12 +36,10 @@ class DataConfig:
     test_fraction: float = 0.15
     split_seed: int = 0  # the split stays fixed when `seed` changes
     classes: list[int] | None = None  # keep only these labels, e.g. [0, 1, 2, 3, 4]
-
-
-@dataclass
-class ModelConfig:
-    name: str = MODEL
-    hidden: list[int] = field(default_factory=lambda: [128, 64])
+    train_size: int | None = None  # use only this many training images (few-shot, quick checks)
+    image_size: int | None = None  # resize images to this square size (null: the dataset's own)
+    augment: bool = False  # random crops (and flips, for photos) of the training images
+    num_workers: int = 2  # processes that decode images (folder datasets only)
 
 
 @dataclass
@@ -52,7 +53,9 @@ class OptimConfig:
 
 @dataclass
 class FinetuneConfig:
-    checkpoint: str | None = None  # a run folder or a .pt file to start from
+    # A run folder or .pt file of this project, `pretrained` (torchvision's ImageNet weights,
+    # resnet and vit), or a torchvision weights file (.pth) for machines without internet.
+    checkpoint: str | None = None
     freeze_epochs: int = 0  # train only the head for this many epochs first
     backbone_lr_scale: float = 1.0  # the backbone's learning rate is optim.lr times this
 
@@ -79,6 +82,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optim.name": ("sgd", "adamw"),
     "optim.scheduler": ("none", "cosine"),
     "device": ("auto", "cpu", "cuda", "mps", "xpu"),
+    **MODEL_CHOICES,
 }
 
 
@@ -87,12 +91,15 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "epochs": (lambda v: v >= 1, "at least 1"),
     "early_stopping": (lambda v: v >= 0, "0 (off) or more"),
     "data.batch_size": (lambda v: v >= 1, "at least 1"),
-    "model.hidden": (lambda v: len(v) >= 1 and all(n >= 1 for n in v), "a list of layer widths of 1 or more"),
     "optim.lr": (lambda v: math.isfinite(v) and v > 0, "a number above 0"),
     "optim.momentum": (lambda v: 0 <= v < 1, "at least 0 and below 1"),
     "optim.weight_decay": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
     "finetune.freeze_epochs": (lambda v: v >= 0, "0 or more"),
     "finetune.backbone_lr_scale": (lambda v: math.isfinite(v) and v >= 0, "0 or more"),
+    "data.num_workers": (lambda v: v >= 0, "0 or more"),
+    "data.train_size": (lambda v: v is None or v >= 1, "null (all of them) or at least 1"),
+    "data.image_size": (lambda v: v is None or v >= 1, "null (the dataset's own size) or at least 1"),
+    **MODEL_LIMITS,
 }
 
 
@@ -163,7 +170,7 @@ def to_config(merged: DictConfig) -> Config:
     for key, allowed in CHOICES.items():
         value = OmegaConf.select(merged, key)
         if value not in allowed:
-            raise UserError(f"{key} must be one of {', '.join(allowed)} (got '{value}')")
+            raise UserError(f"{key} must be one of {', '.join(map(str, allowed))} (got '{value}')")
     for key, (test, wanted) in LIMITS.items():
         value = OmegaConf.select(OmegaConf.structured(cfg), key)
         if not test(value):

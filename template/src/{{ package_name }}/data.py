@@ -1,10 +1,14 @@
-"""Datasets and loaders.
+"""Data splits and loaders, shared by every dataset (`dataset.py` reads the chosen one).
 
-A dataset becomes three splits of tensors (train, validation, test) that sit on the training
-device. Batches come from `TensorLoader`: one random permutation per epoch, then indexing,
-instead of a per-sample DataLoader that collates batches one sample at a time. On the digits
-that makes iterating an epoch about 10x cheaper, and a SimpleNet epoch about 1.3x faster
-(benchmarks/tensor_loader.py in copier-pytorch: 10.4x and 1.36x).
+A dataset that fits in memory becomes three splits of tensors (train, validation, test) that
+sit on the training device. Batches come from `TensorLoader`: one random permutation per
+epoch, then indexing, instead of a per-sample DataLoader that collates batches one sample at a
+time. On the digits that makes iterating an epoch about 10x cheaper, and a SimpleNet epoch about
+1.3x faster (benchmarks/tensor_loader.py in copier-pytorch). Augmentation, when on, is applied
+to each training batch on the device with torchvision.transforms.v2 (one random draw per batch).
+
+A folder of image files is too big for that: its splits stay datasets that decode files, and
+`FolderLoader` batches them with a DataLoader (worker processes, pinned memory).
 
 The preprocessing (image size, channels, normalization) is returned with the data and saved in
 every checkpoint, so `evaluate` and `predict` repeat it exactly.
@@ -13,14 +17,18 @@ every checkpoint, so `evaluate` and `predict` repeat it exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torchvision.transforms.v2 import functional as F
 
 from .config import DataConfig
 from .errors import UserError
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
@@ -31,57 +39,81 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[index], self.y[index]
+
 
 @dataclass
 class DataBundle:
-    train: Split
-    val: Split
-    test: Split
+    train: Split | Dataset
+    val: Split | Dataset
+    test: Split | Dataset
     classes: list[str]
-    preprocessing: dict[str, Any]
+    preprocessing: dict[str, Any]  # channels, image_size, mean, std
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # for batches of a train Split
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        channels, height, width = self.train.x.shape[1:]
-        return channels, height, width
+        height, width = self.preprocessing["image_size"]
+        return self.preprocessing["channels"], height, width
 
     def to(self, device: torch.device | str) -> DataBundle:
-        """The same splits, on `device`."""
-        train, val, test = (Split(s.x.to(device), s.y.to(device)) for s in (self.train, self.val, self.test))
-        return DataBundle(train, val, test, self.classes, self.preprocessing)
+        """The same data for training on `device`: tensor splits move there."""
+        device = torch.device(device)
+        train, val, test = (
+            Split(s.x.to(device), s.y.to(device)) if isinstance(s, Split) else s
+            for s in (self.train, self.val, self.test)
+        )
+        return DataBundle(train, val, test, self.classes, self.preprocessing, self.augment, device)
+
+    def loader(
+        self, split: str, batch_size: int, seed: int = 0, workers: int = 0
+    ) -> TensorLoader | FolderLoader:
+        """Batches of one split; the training split's are shuffled, in an order set by seed + epoch."""
+        data, train = getattr(self, split), split == "train"
+        if isinstance(data, Split):
+            return TensorLoader(
+                data, batch_size, shuffle=train, seed=seed, transform=self.augment if train else None
+            )
+        return FolderLoader(data, batch_size, shuffle=train, seed=seed, workers=workers)
 
 
-def load_data(cfg: DataConfig, preprocessing: dict[str, Any] | None = None) -> DataBundle:
-    """Load the dataset the config names, split it with a fixed seed and normalize it.
+def tensor_bundle(
+    splits: tuple[Split, Split, Split],
+    classes: list[str],
+    cfg: DataConfig,
+    preprocessing: dict[str, Any] | None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> DataBundle:
+    """Resize (for data.image_size) and normalize in-memory splits of images scaled to 0..1.
 
     The normalization comes from the training split, or from `preprocessing` when given
     (a checkpoint's, so that evaluation repeats what training did).
     """
-    images, labels, classes = read_digits()
-    images, labels, classes = keep_classes(images, labels, classes, cfg.classes)
-    train, val, test = split(images, labels, cfg)
+    if cfg.train_size is not None:
+        train = splits[0]
+        splits = (Split(train.x[: cfg.train_size], train.y[: cfg.train_size]), *splits[1:])
     if preprocessing is None:
+        size = cfg.image_size
+        splits = tuple(resize(s, [size, size]) for s in splits) if size else splits
+        train_x = splits[0].x
         preprocessing = {
-            "channels": int(images.shape[1]),
-            "image_size": [int(images.shape[2]), int(images.shape[3])],
-            "mean": train.x.mean(dim=(0, 2, 3)).tolist(),
-            "std": train.x.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist(),
+            "channels": int(train_x.shape[1]),
+            "image_size": [int(train_x.shape[2]), int(train_x.shape[3])],
+            "mean": train_x.mean(dim=(0, 2, 3)).tolist(),
+            "std": train_x.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist(),
         }
-    splits = [normalize(s, preprocessing) for s in (train, val, test)]
-    return DataBundle(*splits, classes=classes, preprocessing=preprocessing)
+    else:
+        splits = tuple(resize(s, preprocessing["image_size"]) for s in splits)
+    train, val, test = (normalize(s, preprocessing) for s in splits)
+    return DataBundle(train, val, test, classes, preprocessing, augment if cfg.augment else None)
 
 
-def read_digits() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """scikit-learn's bundled 8x8 digits (1,797 images): no download needed.
-
-    Pixels are 0..16 in the original; they become 0..1, like an 8-bit image divided by 255.
-    """
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-    labels = torch.tensor(digits.target, dtype=torch.int64)
-    return images, labels, [str(name) for name in digits.target_names]
+def resize(split: Split, size: list[int]) -> Split:
+    if list(split.x.shape[2:]) == list(size):
+        return split
+    return Split(F.resize(split.x, list(size), antialias=True), split.y)
 
 
 def keep_classes(
@@ -90,32 +122,40 @@ def keep_classes(
     """Keep only the labels in `keep`, renumbered 0..len(keep)-1 in the order given."""
     if keep is None:
         return images, labels, classes
-    unknown = [k for k in keep if not 0 <= k < len(classes)]
-    if unknown or len(set(keep)) != len(keep) or len(keep) < 2:
-        raise UserError(
-            f"data.classes must list at least two distinct labels from 0 to {len(classes) - 1} (got {keep})"
-        )
+    check_classes(keep, classes)
     mask = torch.isin(labels, torch.tensor(keep))
     remap = torch.full((len(classes),), -1, dtype=torch.int64)
     remap[torch.tensor(keep)] = torch.arange(len(keep))
     return images[mask], remap[labels[mask]], [classes[k] for k in keep]
 
 
-def split(images: torch.Tensor, labels: torch.Tensor, cfg: DataConfig) -> tuple[Split, Split, Split]:
-    """Shuffle once with `split_seed`, then cut into train, validation and test."""
-    if not (0 < cfg.val_fraction < 1 and 0 < cfg.test_fraction < 1) or (
-        cfg.val_fraction + cfg.test_fraction >= 1
-    ):
+def check_classes(keep: list[int], classes: list[str]) -> None:
+    unknown = [k for k in keep if not 0 <= k < len(classes)]
+    if unknown or len(set(keep)) != len(keep) or len(keep) < 2:
+        raise UserError(
+            f"data.classes must list at least two distinct labels from 0 to {len(classes) - 1} (got {keep})"
+        )
+
+
+def split_indices(n: int, cfg: DataConfig, test: bool = True) -> tuple[torch.Tensor, ...]:
+    """Shuffle 0..n-1 once with `split_seed`, then cut it into train, validation (and test)."""
+    fractions_ok = 0 < cfg.val_fraction < 1 and (not test or 0 < cfg.test_fraction < 1)
+    if not fractions_ok or cfg.val_fraction + (cfg.test_fraction if test else 0) >= 1:
         raise UserError("data.val_fraction and data.test_fraction must be above 0 and sum below 1")
-    n = len(labels)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.split_seed))
     n_val = max(1, round(n * cfg.val_fraction))
-    n_test = max(1, round(n * cfg.test_fraction))
+    n_test = max(1, round(n * cfg.test_fraction)) if test else 0
     if n - n_val - n_test < 1:
         raise UserError("data.val_fraction and data.test_fraction leave no images to train on")
-    parts = order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test]
-    train, val, test = (Split(images[idx], labels[idx]) for idx in parts)
-    return train, val, test
+    train, val = order[n_val + n_test :], order[:n_val]
+    return (train, val, order[n_val : n_val + n_test]) if test else (train, val)
+
+
+def split(
+    images: torch.Tensor, labels: torch.Tensor, cfg: DataConfig, test: bool = True
+) -> tuple[Split, ...]:
+    """Train, validation (and test) splits, fixed by `split_seed` whatever the training seed."""
+    return tuple(Split(images[idx], labels[idx]) for idx in split_indices(len(labels), cfg, test))
 
 
 def normalize(split: Split, preprocessing: dict[str, Any]) -> Split:
@@ -131,13 +171,21 @@ class TensorLoader:
     depends only on the epoch number: a resumed run sees exactly the batches it would have seen.
     """
 
-    def __init__(self, split: Split, batch_size: int, shuffle: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        split: Split,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
         if batch_size < 1:
             raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
         self.split = split
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
+        self.transform = transform
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -146,7 +194,7 @@ class TensorLoader:
     def __len__(self) -> int:
         return math.ceil(len(self.split) / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         n = len(self.split)
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed + self.epoch)
@@ -155,4 +203,44 @@ class TensorLoader:
             order = torch.arange(n, device=self.split.y.device)
         for start in range(0, n, self.batch_size):
             index = order[start : start + self.batch_size]
-            yield self.split.x[index], self.split.y[index]
+            images = self.split.x[index]
+            yield (self.transform(images) if self.transform else images), self.split.y[index]
+
+
+class FolderLoader:
+    """Mini-batches of a dataset that decodes files: a DataLoader with worker processes.
+
+    Like `TensorLoader`, everything random depends only on `seed + epoch`, so a resumed run
+    sees the batches it would have seen: the order (through the sampler) and the workers'
+    random augmentations (their seeds come from a generator reset each epoch). That is why the
+    training loader starts its workers each epoch; the others keep theirs alive.
+    """
+
+    def __init__(
+        self, dataset: Dataset, batch_size: int, shuffle: bool = False, seed: int = 0, workers: int = 2
+    ):
+        if batch_size < 1:
+            raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
+        self.seed = seed
+        # One replica: DistributedSampler is here for its seed + epoch shuffling.
+        self.sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=shuffle, seed=seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=self.sampler,
+            num_workers=workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=workers > 0 and not shuffle,
+            generator=self.generator,
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+        self.generator.manual_seed(self.seed + epoch)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[Batch]:
+        return iter(self.loader)

@@ -9,18 +9,23 @@ from torch import nn
 
 from .checkpoint import load_checkpoint
 from .config import Config, config_from_dict
-from .data import DataBundle, TensorLoader, load_data
+from .data import DataBundle, FolderLoader, TensorLoader
+from .dataset import load_data
 from .device import pick_device
 from .errors import UserError
 from .model import build_model
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: nn.Module) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, loader: TensorLoader | FolderLoader, loss_fn: nn.Module
+) -> tuple[float, float]:
     """Mean loss and accuracy over a loader."""
     model.eval()
+    device = next(model.parameters()).device
     loss_sum, correct, seen = 0.0, 0, 0
     for images, labels in loader:
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         logits = model(images)
         loss_sum += loss_fn(logits, labels).item() * len(labels)
         correct += (logits.argmax(dim=1) == labels).sum().item()
@@ -30,9 +35,10 @@ def evaluate(model: nn.Module, loader: TensorLoader, loss_fn: nn.Module) -> tupl
 
 def test_weights(weights: dict[str, torch.Tensor], cfg: Config, data: DataBundle) -> tuple[float, float]:
     """Loss and accuracy on the test split of a model of `cfg.model` with these weights."""
-    model = build_model(cfg.model, data.input_shape, len(data.classes)).to(data.test.x.device)
+    model = build_model(cfg.model, data.input_shape, len(data.classes)).to(data.device)
     model.load_state_dict(weights)
-    return evaluate(model, TensorLoader(data.test, 512), nn.CrossEntropyLoss())
+    loader = data.loader("test", cfg.data.batch_size, workers=cfg.data.num_workers)
+    return evaluate(model, loader, nn.CrossEntropyLoss())
 
 
 def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> dict[str, Any]:

@@ -1,52 +1,149 @@
-"""Fine-tuning: start from a checkpoint's weights, new head, frozen backbone first."""
+"""Fine-tuning: start from trained weights, give the model a new head, freeze the backbone first.
+
+The weights come from one of:
+
+- a run of this project (`finetune runs/<run>`, or a checkpoint file): the architecture is the
+  checkpoint's; the head is replaced when the classes differ;
+- `pretrained`: torchvision's ImageNet weights for the model (resnet and vit), downloaded once
+  into torch's cache (`~/.cache/torch/hub/checkpoints/`);
+- a torchvision weights file (`.pth`), for machines without internet: the file `pretrained`
+  would download, fetched elsewhere.
+
+Keys that are missing or unexpected are reported; a weight whose shape does not fit the model
+is an error, never skipped.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
-from .config import Config, ModelConfig
+from . import model as architecture
+from .checkpoint import load_checkpoint, read_torch_file
+from .config import Config
 from .data import DataBundle
 from .errors import UserError
-from .model import build_model, count_parameters, replace_head, set_backbone_trainable
+from .model import ModelConfig, build_model
+
+PRETRAINED = "pretrained"
 
 
 def load_pretrained(cfg: Config, data: DataBundle) -> nn.Module:
-    """The model of `cfg.finetune.checkpoint`, with a new head when the classes differ.
+    """The model `cfg.finetune.checkpoint` names, with its weights and a head for `data.classes`."""
+    source = cfg.finetune.checkpoint
+    assert source is not None
+    if source == PRETRAINED:
+        return from_torchvision(cfg, data, download_weights(cfg.model))
+    path = Path(source)
+    if path.is_file():
+        weights = read_torch_file(path)
+        if is_plain_state_dict(weights):  # a torchvision weights file, not a checkpoint of ours
+            return from_torchvision(cfg, data, weights)
 
-    The architecture (`model.*`) comes from the checkpoint, since the weights must fit it.
-    Keys that do not match are reported; a shape that does not match is an error.
-    """
-    state = load_checkpoint(cfg.finetune.checkpoint, prefer="best")
+    state = load_checkpoint(source, prefer="best")
     saved = ModelConfig(**state["config"]["model"])
     if cfg.model != saved:
         print(f"model settings come from the checkpoint: {saved} (the weights fit only those)")
     cfg.model = saved
     model = build_model(cfg.model, data.input_shape, len(state["classes"]))
-    own = model.state_dict()
-    mismatched = [
-        f"{key} {tuple(value.shape)} in the checkpoint, {tuple(own[key].shape)} here"
-        for key, value in state["model"].items()
-        if key in own and value.shape != own[key].shape
-    ]
-    if mismatched:
-        raise UserError(f"{cfg.finetune.checkpoint} does not fit this data: {'; '.join(mismatched)}")
-    result = model.load_state_dict(state["model"], strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        print(f"partial load: missing keys {result.missing_keys}, unexpected keys {result.unexpected_keys}")
+    load_weights(model, state["model"], source)
     if state["classes"] != data.classes:
         replace_head(model, len(data.classes))
         print(f"new head: {len(state['classes'])} classes in the checkpoint, {len(data.classes)} here")
     return model
 
 
+def from_torchvision(cfg: Config, data: DataBundle, state: dict[str, Any]) -> nn.Module:
+    """A model for `data` whose backbone holds torchvision's weights; its head is new."""
+    check_torchvision_support(cfg.model)
+    model = build_model(cfg.model, data.input_shape, len(data.classes))
+    weights = architecture.adapt_torchvision_state(state, cfg.model, data.input_shape)
+    load_weights(model, weights, cfg.finetune.checkpoint, new_head=True)
+    print(f"new head: {len(data.classes)} classes, on torchvision's {cfg.model.name} backbone")
+    return model
+
+
+def download_weights(cfg: ModelConfig) -> dict[str, Any]:
+    """torchvision's pretrained weights for the model, from torch's cache or downloaded into it."""
+    check_torchvision_support(cfg)
+    weights = architecture.pretrained_weights(cfg)
+    cache = Path(torch.hub.get_dir()) / "checkpoints"
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True)
+    except OSError as error:  # no network, a proxy, a full disk
+        name = weights.url.rsplit("/", 1)[-1]
+        raise UserError(
+            f"cannot download {weights} ({str(error)[:80]}): fetch {weights.url} elsewhere, then "
+            f"put it in {cache}/ or pass finetune.checkpoint=path/to/{name}"
+        ) from None
+
+
+def is_plain_state_dict(state: dict[str, Any]) -> bool:
+    return "format_version" not in state and all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def check_torchvision_support(cfg: ModelConfig) -> None:
+    """resnet and vit are torchvision's models; simplenet and cnn are this project's own."""
+    if not hasattr(architecture, "pretrained_weights"):
+        raise UserError(
+            f"torchvision has no pretrained weights for {cfg.name}: fine-tune from a run of this "
+            "project instead (finetune runs/<run>)"
+        )
+
+
+def load_weights(
+    model: nn.Module, weights: dict[str, torch.Tensor], source: Any, new_head: bool = False
+) -> None:
+    """Load what fits, report what is missing or left over, refuse shapes that differ."""
+    own = model.state_dict()
+    mismatched = [
+        f"{key} {tuple(value.shape)} in the checkpoint, {tuple(own[key].shape)} here"
+        for key, value in weights.items()
+        if key in own and value.shape != own[key].shape
+    ]
+    if mismatched:
+        raise UserError(f"{source} does not fit this model and data: {'; '.join(mismatched)}")
+    if not weights.keys() & own.keys():
+        raise UserError(f"{source} holds none of this model's weights ({type(model).__name__})")
+    result = model.load_state_dict(weights, strict=False)
+    missing = [key for key in result.missing_keys if not (new_head and key.startswith("head."))]
+    if missing or result.unexpected_keys:
+        print(f"partial load: missing keys {missing}, unexpected keys {result.unexpected_keys}")
+
+
+def replace_head(model: nn.Module, num_classes: int) -> None:
+    """A new, freshly initialized head for another number of classes."""
+    model.head = nn.Linear(model.head.in_features, num_classes)
+
+
+def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
+    for parameter in model.backbone.parameters():
+        parameter.requires_grad_(trainable)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total
+
+
 def freeze_for_epoch(model: nn.Module, cfg: Config, epoch: int) -> None:
-    """Freeze the backbone for the first `finetune.freeze_epochs` epochs (0-based `epoch`)."""
+    """Freeze the backbone for the first `finetune.freeze_epochs` epochs (0-based `epoch`).
+
+    Call it after `model.train()`: a frozen backbone also goes to eval mode, so that its batch
+    norm statistics stay those of the weights it started from.
+    """
     if not cfg.finetune.freeze_epochs:
         return
     frozen = epoch < cfg.finetune.freeze_epochs
     set_backbone_trainable(model, not frozen)
+    if frozen:
+        model.backbone.eval()
     if epoch in (0, cfg.finetune.freeze_epochs):
-        trainable, _ = count_parameters(model)
+        trainable, total = count_parameters(model)
         state = "frozen" if frozen else "unfrozen"
-        print(f"epoch {epoch + 1}: backbone {state}, {trainable:,} trainable parameters")
+        print(f"epoch {epoch + 1}: backbone {state}, {trainable:,} of {total:,} parameters trainable")

@@ -17,9 +17,8 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as F
 
 from .checkpoint import load_checkpoint
-from .config import ModelConfig
 from .errors import UserError
-from .model import build_model
+from .model import ModelConfig, build_model
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 

@@ -140,7 +140,7 @@ def finish(
         "model": cfg.model.name,
         "dataset": cfg.data.name,
         "classes": data.classes,
-        "device": str(data.test.x.device),
+        "device": str(data.device),
         "torch": torch.__version__,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
