@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE))
 import lightning_vs_plain  # noqa: E402
 import tensor_loader  # noqa: E402
 
+TRANSFER_RECORD = ROOT / "build" / "transfer.json"  # written by tests/test_transfer.py
 SUITE_RECORD = ROOT / "build" / "suite-time.json"
 
 
@@ -99,7 +100,7 @@ def loop_against_reference(folder: Path, rounds: int) -> dict:
     quietly(copier.run_copy, str(ROOT), folder / "loop", data={"project_name": "loopbench"},
             defaults=True, unsafe=True, vcs_ref="HEAD")  # fmt: skip
     sys.path.insert(0, str(folder / "loop" / "src"))
-    config, data_module, train = (import_module(f"loopbench.{m}") for m in ("config", "data", "train"))
+    config, data_module, train = (import_module(f"loopbench.{m}") for m in ("config", "dataset", "train"))
     data = data_module.load_data(config.DataConfig())
     rows = []
     for r in range(rounds + 1):  # the first round warms up
@@ -160,6 +161,8 @@ def main() -> None:
     batches = (128, 512) if args.quick else (128, 512, 2048)
     report["lightning_vs_plain"] = quietly(lightning_vs_plain.measure, 2 if args.quick else 3, 2, batches)
     report["tensor_loader"] = quietly(tensor_loader.measure, 3 if args.quick else 7)
+    report["tensor_loader"]["mnist_sized"] = quietly(tensor_loader.measure_mnist_sized, 2 if args.quick else 3)
+    report["transfer"] = json.loads(TRANSFER_RECORD.read_text()) if TRANSFER_RECORD.exists() else None
     report["suite"] = json.loads(SUITE_RECORD.read_text()) if SUITE_RECORD.exists() else None
     report["benchmark_seconds"] = time.perf_counter() - started
 
@@ -191,6 +194,19 @@ def table(report: dict) -> list[str]:
         f"| DataLoader / TensorLoader, iterating an epoch | {loader['iterate_median_ratio']:.1f}x |",
         f"| DataLoader / TensorLoader, training SimpleNet an epoch | {loader['train_median_ratio']:.2f}x |",
     ]
+    mnist = loader["mnist_sized"]
+    lines += [
+        "| MNIST-sized, batch 128, shifted: DataLoader(TensorDataset) unshifted / TensorLoader "
+        f"| {mnist['dataloader_tensordataset_median_ratio']:.1f}x |",
+        "| MNIST-sized, batch 128, shifted: DataLoader with per-image v2 transforms / TensorLoader "
+        f"| {mnist['dataloader_per_sample_median_ratio']:.1f}x |",
+    ]
+    transfer = report["transfer"]
+    if transfer:
+        lines.append(
+            "| test accuracy on 5-9 from 25 images: frozen backbone pretrained on 0-4 / from scratch "
+            f"| {transfer['finetuned']['test_accuracy']:.2f} / {transfer['scratch']['test_accuracy']:.2f} |"
+        )
     if tta["epochs"]:
         lines.append(
             f"| time to {tta['target']} test accuracy on the digits, default project "

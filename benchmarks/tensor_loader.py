@@ -1,9 +1,16 @@
 """The rendered project's batched tensor loader against a per-sample DataLoader.
 
-Both feed the same train split of the digits in shuffled batches of 32, measured two ways:
-iterating alone (the loader's own cost) and one epoch of training the default SimpleNet
-(forward, backward, SGD step). They run interleaved, several rounds, in one process, and the
-table gives the median of each round's ratio, so the machine's noise hits both sides alike.
+1. The digits: both feed the same train split in shuffled batches of 32, measured two ways:
+   iterating alone (the loader's own cost) and one epoch of training the default SimpleNet
+   (forward, backward, SGD step).
+2. MNIST-sized data (60,000 28x28 images, batch 128), iterating one epoch with augmentation
+   (random shifts of up to 3 pixels) three ways: the TensorLoader with torchvision.transforms.v2
+   applied to each batch, a DataLoader over a TensorDataset (no augmentation: the collate cost
+   alone), and a DataLoader over a dataset that applies the same v2 transforms image by image,
+   the way torchvision's MNIST class does with `transform=`.
+
+Everything runs interleaved, several rounds, in one process, and the tables give the median of
+each round's ratio, so the machine's noise hits all sides alike.
 
     .venv/bin/python benchmarks/tensor_loader.py [--rounds 7] [--json out.json]
 """
@@ -64,7 +71,8 @@ def measure(rounds: int = 7) -> dict:
         project = render_default(Path(folder))
         sys.path.insert(0, str(project / "src"))
         from bench.config import load_config
-        from bench.data import TensorLoader, load_data
+        from bench.data import TensorLoader
+        from bench.dataset import load_data
         from bench.model import build_model
 
         cfg = load_config()
@@ -106,6 +114,74 @@ def measure(rounds: int = 7) -> dict:
     }
 
 
+class PerSample(torch.utils.data.Dataset):
+    """uint8 images, each made a normalized float tensor and shifted on its own."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.images[i]), self.labels[i]
+
+
+def measure_mnist_sized(rounds: int = 3, batch: int = 128) -> dict:
+    """Three ways to feed 60,000 28x28 images; medians of the per-round ratios to the TensorLoader."""
+    from torchvision.transforms import v2
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as folder:
+        project = render_default(Path(folder))
+        sys.path.insert(0, str(project / "src"))
+        from bench.data import Split, TensorLoader
+
+        generator = torch.Generator().manual_seed(0)
+        raw = torch.randint(0, 256, (60_000, 1, 28, 28), dtype=torch.uint8, generator=generator)
+        labels = torch.randint(0, 10, (60_000,), generator=generator)
+        images = (raw.float() / 255 - 0.13) / 0.31
+        shift = v2.RandomCrop(28, padding=3)
+        per_image = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.13], [0.31]), shift])
+        loaders = {
+            "tensor_loader": TensorLoader(Split(images, labels), batch, shuffle=True, transform=shift),
+            "dataloader_tensordataset": DataLoader(TensorDataset(images, labels), batch_size=batch, shuffle=True),
+            "dataloader_per_sample": DataLoader(PerSample(raw, labels, per_image), batch_size=batch, shuffle=True),
+        }
+        rows = []
+        for _ in range(rounds):
+            row = {name: iterate(loader) for name, loader in loaders.items()}
+            rows.append(row)
+    torch.set_num_threads(threads)
+    return {
+        "images": 60_000,
+        "batch": batch,
+        "rounds": rows,
+        **{f"{name}_median_s": statistics.median(r[name] for r in rows) for name in loaders},
+        **{
+            f"{name}_median_ratio": statistics.median(r[name] / r["tensor_loader"] for r in rows)
+            for name in loaders
+            if name != "tensor_loader"
+        },
+    }
+
+
+def mnist_table(result: dict) -> list[str]:
+    lines = [
+        f"MNIST-sized ({result['images']:,} images 28x28), batch {result['batch']}, 1 thread, "
+        f"{len(result['rounds'])} rounds: iterate one epoch",
+    ]
+    for label, name in (
+        ("TensorLoader, v2 shifts per batch", "tensor_loader"),
+        ("DataLoader(TensorDataset), none", "dataloader_tensordataset"),
+        ("DataLoader, v2 shifts per image", "dataloader_per_sample"),
+    ):
+        ratio = result.get(f"{name}_median_ratio", 1.0)
+        lines.append(f"{label:<36}{result[f'{name}_median_s']:>9.3f}s{ratio:>9.1f}x")
+    return lines
+
+
 def table(result: dict) -> list[str]:
     lines = [
         f"digits train split ({result['images']} images), batch 32, 1 thread, {len(result['rounds'])} rounds",
@@ -124,7 +200,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     result = measure(args.rounds)
-    print("\n".join(table(result)))
+    result["mnist_sized"] = measure_mnist_sized()
+    print("\n".join(table(result) + mnist_table(result["mnist_sized"])))
     if args.json:
         machine = f"{platform.machine()}, 1 thread, torch {torch.__version__}"
         report = {

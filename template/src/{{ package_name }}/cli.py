@@ -2,7 +2,7 @@
 
     python -m <package> train [--config configs/train.yaml] [key=value ...]
     python -m <package> train resume=runs/<run> [epochs=20]
-    python -m <package> finetune runs/<run> [--config configs/finetune.yaml] [key=value ...]
+    python -m <package> finetune runs/<run>|pretrained|weights.pth [--config FILE] [key=value ...]
     python -m <package> evaluate runs/<run>
     python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
     python -m <package> export runs/<run> [--output model.safetensors]  (default: best.safetensors)
@@ -40,7 +40,9 @@ def build_parser() -> Parser:
     train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. optim.lr=0.05 epochs=20")
 
     finetune = commands.add_parser("finetune", help="train starting from a checkpoint's weights")
-    finetune.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    finetune.add_argument(
+        "checkpoint", help="a run folder (its best.pt), a .pt file, `pretrained` or a torchvision .pth file"
+    )
     finetune.add_argument("--config", type=Path, help="YAML config (default: configs/finetune.yaml)")
     finetune.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.classes=[5,6,7,8,9]")
 

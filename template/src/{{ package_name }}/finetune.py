@@ -56,6 +56,18 @@ def load_pretrained(cfg: Config, data: DataBundle) -> nn.Module:
     return model
 
 
+def source_preprocessing(cfg: Config) -> dict[str, Any] | None:
+    """The preprocessing (size, normalization) of the run `finetune.checkpoint` names: its
+    backbone sees images prepared as in its own training. None for torchvision weights."""
+    source = cfg.finetune.checkpoint
+    if source is None or source == PRETRAINED:
+        return None
+    path = Path(source)
+    if path.is_file() and is_plain_state_dict(read_torch_file(path)):
+        return None
+    return load_checkpoint(source, prefer="best")["preprocessing"]
+
+
 def from_torchvision(cfg: Config, data: DataBundle, state: dict[str, Any]) -> nn.Module:
     """A model for `data` whose backbone holds torchvision's weights; its head is new."""
     check_torchvision_support(cfg.model)
