@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import tomllib
-from conftest import BIN, render, run
+from conftest import BIN, ROOT, render, run
 from packaging.markers import Marker
 from test_questionnaire import refusal
 from variants import copier_config
@@ -104,3 +104,9 @@ def test_choice_labels_name_the_drivers_of_the_table():
         driver = re.search(r"driver (\d+)", label)
         if driver:
             assert TABLE[name]["driver"]["linux"].split(".")[0] == driver.group(1), label
+
+
+def test_shell_scripts_pass_shellcheck():
+    scripts = [ROOT / ".ci" / "run", *sorted(ROOT.glob("benchmarks/*.sh"))]
+    assert ROOT / "benchmarks" / "gpu_check.sh" in scripts
+    run([BIN / "shellcheck", *scripts], ROOT)
