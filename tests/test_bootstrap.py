@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from conftest import render, run
+from packaging.markers import Marker
+from packaging.version import Version
 from variants import choice_values, copier_config
 
 
@@ -22,58 +26,318 @@ def bootstrap(default_project):
     return module
 
 
-BACKENDS = copier_config()["backends"]["default"]
+TABLE = copier_config()["backends"]["default"]
+INSTALLABLE = sorted(name for name in TABLE if name != "auto")
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def install_args(index):
+    return ["--index-url", index] if index else []
+
+
+@pytest.mark.parametrize("backend", INSTALLABLE)
 @pytest.mark.parametrize("windows", [False, True], ids=["posix", "windows"])
 def test_pip_plan(bootstrap, backend, windows):
-    index = BACKENDS[backend]["index"]
+    index = TABLE[backend]["index"]
     commands = bootstrap.plan(backend, "pip", index, python="py", windows=windows)
     venv_python = str(Path(".venv", "Scripts/python.exe" if windows else "bin/python"))
     assert commands == [
         ["py", "-m", "venv", ".venv"],
-        [venv_python, "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1", "--index-url", index],
+        [venv_python, "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1", *install_args(index)],
         [venv_python, "-m", "pip", "install", "--editable", ".[dev]"],
         [venv_python, "-m", "digit_lab", "doctor", "--backend", backend],
     ]
     assert not any("--user" in part for command in commands for part in command)
 
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", INSTALLABLE)
 def test_uv_plan(bootstrap, backend):
-    index = BACKENDS[backend]["index"]
+    index = TABLE[backend]["index"]
     commands = bootstrap.plan(backend, "uv", index, python="py", windows=False)
     assert commands[0] == ["uv", "venv", ".venv", "--python", "py", "--allow-existing"]
-    assert commands[1][-2:] == ["--index-url", index]
+    pair = ["torch==2.14.1", "torchvision==0.29.1"]
+    assert commands[1] == [
+        "uv",
+        "pip",
+        "install",
+        "--python",
+        ".venv/bin/python",
+        *pair,
+        *install_args(index),
+    ]
     assert commands[2][-2:] == ["--editable", ".[dev]"]
     assert commands[3][-4:] == ["digit_lab", "doctor", "--backend", backend]
 
 
 def test_pip_config_index_leaves_the_index_to_pip(bootstrap):
-    assert bootstrap.choose_index("cpu", "pip-config") is None
+    assert bootstrap.choose_index(TABLE["cpu"]["index"], "pip-config") is None
     commands = bootstrap.plan("cpu", "pip", None, python="py", windows=False)
     assert "--index-url" not in commands[1]
 
 
 def test_a_mirror_replaces_the_backend_index(bootstrap):
-    assert (
-        bootstrap.choose_index("cu130", "https://mirror.example/whl/cu130")
-        == "https://mirror.example/whl/cu130"
-    )
+    mirror = "https://mirror.example/whl/cu130"
+    assert bootstrap.choose_index(TABLE["cu130"]["index"], mirror) == mirror
+    assert bootstrap.choose_index(None, mirror) == mirror  # mps: PyPI's wheels, or the mirror named
 
 
 def test_an_unreachable_index_falls_back_to_the_configured_one(bootstrap, monkeypatch, capsys):
+    cpu = TABLE["cpu"]["index"]
     monkeypatch.setattr(bootstrap, "reachable", lambda url, timeout=10.0: "no route to host")
-    assert bootstrap.choose_index("cpu", None) is None
+    assert bootstrap.choose_index(cpu, None) is None
     assert "cannot reach https://download.pytorch.org/whl/cpu (no route to host)" in capsys.readouterr().out
     monkeypatch.setattr(bootstrap, "reachable", lambda url, timeout=10.0: None)
-    assert bootstrap.choose_index("cpu", None) == "https://download.pytorch.org/whl/cpu"
+    assert bootstrap.choose_index(cpu, None) == cpu
 
 
 def test_every_offered_backend_can_be_bootstrapped(bootstrap):
-    assert set(bootstrap.BACKENDS) == set(choice_values(copier_config()["torch_backend"]))
-    assert {k: v["index"] for k, v in BACKENDS.items()} == bootstrap.BACKENDS
+    assert {*bootstrap.BACKENDS, "auto"} == set(choice_values(copier_config()["torch_backend"]))
+    assert {name: TABLE[name]["index"] for name in INSTALLABLE} == {
+        name: backend.index for name, backend in bootstrap.BACKENDS.items()
+    }
+    assert {*bootstrap.AUTO_CUDA, bootstrap.AUTO_ROCM} <= set(bootstrap.BACKENDS)
+
+
+# --- which build for which machine: every backend x OS x driver, as data (no network, no GPU)
+
+M = collections.namedtuple("M", "os arch driver compute rocm")
+MACHINES = {
+    "linux-no-gpu": M("linux", "x86_64", None, None, False),
+    "linux-driver-580-ampere": M("linux", "x86_64", "580.82.07", "8.6", False),
+    "linux-driver-570-ada": M("linux", "x86_64", "570.124.06", "8.9", False),
+    "linux-driver-580-pascal": M("linux", "x86_64", "580.82.07", "6.1", False),
+    "linux-driver-535-compute-unknown": M("linux", "x86_64", "535.54.03", None, False),
+    "linux-driver-470": M("linux", "x86_64", "470.256.02", "7.5", False),
+    "linux-aarch64-driver-580-hopper": M("linux", "aarch64", "580.65.06", "9.0", False),
+    "linux-rocm": M("linux", "x86_64", None, None, True),
+    "windows-driver-560": M("win32", "AMD64", "560.94", "8.6", False),
+    "windows-driver-527": M("win32", "AMD64", "527.41", "8.6", False),
+    "windows-no-gpu": M("win32", "AMD64", None, None, False),
+    "windows-arm64": M("win32", "ARM64", None, None, False),
+    "macos-arm64": M("darwin", "arm64", None, None, False),
+    "macos-x86_64": M("darwin", "x86_64", None, None, False),
+}
+
+# What `auto` installs on each machine: (backend, index); or the refusal's words.
+AUTO = {
+    "linux-no-gpu": ("cpu", "cpu"),
+    "linux-driver-580-ampere": ("cu130", "cu130"),
+    "linux-driver-570-ada": ("cu126", "cu126"),
+    "linux-driver-580-pascal": ("cu126", "cu126"),
+    "linux-driver-535-compute-unknown": ("cu126", "cu126"),
+    "linux-driver-470": "NVIDIA driver 470.256.02 is older than cu126 needs (525.60.13 or newer)",
+    "linux-aarch64-driver-580-hopper": ("cu130", "cu130"),
+    "linux-rocm": ("rocm7.2", "rocm7.2"),
+    "windows-driver-560": ("cu126", "cu126"),
+    "windows-driver-527": "NVIDIA driver 527.41 is older than cu126 needs (528.33 or newer)",
+    "windows-no-gpu": ("cpu", "cpu"),
+    "windows-arm64": ("cpu", None),
+    "macos-arm64": ("mps", None),
+    "macos-x86_64": ("cpu", None),
+}
+
+
+def outcome(bootstrap, backend, machine, explicit):
+    try:
+        chosen, index, notes = bootstrap.resolve(backend, bootstrap.Machine(*machine), explicit)
+    except bootstrap.Refusal as refusal:
+        return str(refusal)
+    return chosen, index, notes
+
+
+@pytest.mark.parametrize("name", sorted(MACHINES))
+def test_auto_picks_the_build_for_the_machine(bootstrap, name):
+    result = outcome(bootstrap, "auto", MACHINES[name], explicit=True)
+    expected = AUTO[name]
+    if isinstance(expected, str):
+        assert isinstance(result, str) and result.startswith(expected), result
+        assert result.endswith("update the NVIDIA driver, or run python bootstrap.py --backend cpu")
+    else:
+        backend, index_of = expected
+        assert result[:2] == (backend, TABLE[index_of]["index"] if index_of else None)
+        assert result[2][0].startswith("auto: "), result
+
+
+UPDATE_OR = ": update the driver, or run python bootstrap.py --backend "
+
+
+@pytest.mark.parametrize(
+    ("backend", "machine", "explicit", "expected"),
+    [
+        (
+            "cu130",
+            "linux-driver-570-ada",
+            True,
+            "NVIDIA driver 570.124.06 is older than cu130 needs (580 or newer)" + UPDATE_OR + "cu126",
+        ),
+        (
+            "cu130",
+            "linux-driver-580-pascal",
+            False,
+            "this GPU (compute capability 6.1) is older than cu130 supports (7.5 and newer)"
+            + UPDATE_OR
+            + "cu126",
+        ),
+        (
+            "cu132",
+            "linux-driver-470",
+            False,
+            "NVIDIA driver 470.256.02 is older than cu132 needs (580 or newer)" + UPDATE_OR + "cpu",
+        ),
+        (
+            "cu130",
+            "macos-arm64",
+            True,
+            "cu130 has no wheels for macOS arm64; run python bootstrap.py --backend mps",
+        ),
+        (
+            "rocm7.2",
+            "windows-no-gpu",
+            True,
+            "rocm7.2 has no wheels for Windows AMD64; run python bootstrap.py --backend cpu",
+        ),
+        (
+            "mps",
+            "linux-no-gpu",
+            True,
+            "mps has no wheels for Linux x86_64; run python bootstrap.py --backend cpu",
+        ),
+        # the rendered backend (no --backend) falls back to what the machine runs, and says so
+        (
+            "cu130",
+            "macos-arm64",
+            False,
+            ("mps", None, ["cu130 has no wheels for macOS arm64, so the mps build instead"]),
+        ),
+        (
+            "xpu",
+            "linux-aarch64-driver-580-hopper",
+            False,
+            ("cpu", "cpu", ["xpu has no wheels for Linux aarch64, so the cpu build instead"]),
+        ),
+        (
+            "rocm7.2",
+            "windows-arm64",
+            False,
+            (
+                "cpu",
+                None,
+                [
+                    "rocm7.2 has no wheels for Windows ARM64, so the cpu build instead",
+                    "cpu: PyPI's wheels on Windows ARM64",
+                ],
+            ),
+        ),
+        # no GPU to ask (a CPU laptop, a Docker build): the CUDA build installs, doctor notes it
+        ("cu130", "linux-no-gpu", True, ("cu130", "cu130", [])),
+        ("cu126", "windows-driver-560", True, ("cu126", "cu126", [])),
+        ("cpu", "macos-arm64", True, ("cpu", None, ["cpu: PyPI's wheels on macOS arm64"])),
+        ("cpu", "linux-driver-580-ampere", True, ("cpu", "cpu", [])),
+    ],
+)
+def test_a_named_backend_on_a_machine(bootstrap, backend, machine, explicit, expected):
+    result = outcome(bootstrap, backend, MACHINES[machine], explicit)
+    if isinstance(expected, tuple):
+        chosen, index_of, notes = expected
+        expected = (chosen, TABLE[index_of]["index"] if index_of else None, notes)
+    assert result == expected
+
+
+@pytest.mark.parametrize("machine", sorted(MACHINES))
+@pytest.mark.parametrize("backend", sorted(TABLE))
+@pytest.mark.parametrize("explicit", [True, False], ids=["--backend", "rendered"])
+def test_every_backend_on_every_machine_installs_what_runs_or_says_what_to_type(
+    bootstrap, backend, machine, explicit
+):
+    """Across the whole table: an index that has wheels for the machine and a build its driver
+    runs, or one line that names a command which itself works on that machine."""
+    here = MACHINES[machine]
+    result = outcome(bootstrap, backend, here, explicit)
+    if isinstance(result, str):
+        assert "\n" not in result
+        suggested = result.rsplit("python bootstrap.py --backend ", 1)[1]
+        follow = outcome(bootstrap, suggested, here, explicit=True)
+        assert isinstance(follow, tuple), (result, follow)
+        return
+    chosen, index, notes = result
+    assert chosen != "auto"
+    if index is not None:
+        assert index == TABLE[chosen]["index"]
+        assert here.arch in TABLE[chosen]["wheels"].get(here.os, [])
+    if here.driver and "driver" in TABLE[chosen] and index is not None:
+        needed = TABLE[chosen]["driver"][here.os]
+        assert Version(here.driver) >= Version(needed)
+    if chosen != backend and backend != "auto":
+        assert not explicit and notes, "a named backend is never swapped silently"
+
+
+def test_the_uv_marker_and_the_wheels_agree():
+    """pyproject.toml's uv sources use `marker`; bootstrap.py uses `wheels`: the same places."""
+    machines = {("linux", "x86_64"), ("linux", "aarch64"), ("win32", "AMD64"), ("win32", "ARM64")}
+    machines |= {("darwin", "arm64"), ("darwin", "x86_64")}
+    for name, row in TABLE.items():
+        if not row["index"]:
+            assert "marker" not in row, name
+            continue
+        marker = Marker(row["marker"])
+        for os_name, arch in machines:
+            applies = marker.evaluate({"sys_platform": os_name, "platform_machine": arch})
+            assert applies == (arch in row["wheels"].get(os_name, [])), (name, os_name, arch)
+
+
+NVIDIA_SMI = """#!/bin/sh
+case "$1" in
+  --query-gpu=driver_version,compute_cap) printf '%s\n' "{rows}" ;;
+  --query-gpu=driver_version) printf '%s\n' "{driver}" ;;
+esac
+"""
+
+
+@pytest.fixture
+def fake_nvidia_smi(tmp_path, monkeypatch):
+    """Put an nvidia-smi on PATH that answers like the real one."""
+
+    def install(rows, driver):
+        tools = tmp_path / "bin"
+        tools.mkdir(exist_ok=True)
+        script = tools / "nvidia-smi"
+        script.write_text(NVIDIA_SMI.format(rows=rows, driver=driver))
+        script.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{tools}{os.pathsep}/usr/bin{os.pathsep}/bin")
+
+    return install
+
+
+def test_probe_reads_the_driver_and_the_oldest_gpu(bootstrap, fake_nvidia_smi):
+    fake_nvidia_smi("580.82.07, 8.6\n580.82.07, 7.0", "580.82.07")
+    machine = bootstrap.probe()
+    assert (machine.driver, machine.compute, machine.rocm) == ("580.82.07", "7.0", False)
+
+
+def test_probe_asks_an_old_driver_for_the_version_alone(bootstrap, fake_nvidia_smi):
+    fake_nvidia_smi("", "470.256.02")  # before 510, compute_cap is an unknown field
+    assert bootstrap.probe().driver == "470.256.02"
+
+
+def test_auto_refuses_a_driver_too_old_in_one_line(default_project, fake_nvidia_smi):
+    fake_nvidia_smi("470.256.02, 7.5", "470.256.02")
+    command = [sys.executable, "bootstrap.py", "--backend", "auto", "--dry-run", "--installer", "pip"]
+    result = subprocess.run(command, cwd=default_project, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == (
+        "error: NVIDIA driver 470.256.02 is older than cu126 needs (525.60.13 or newer), the oldest "
+        "CUDA build offered: update the NVIDIA driver, or run python bootstrap.py --backend cpu\n"
+    )
+    assert not (default_project / ".venv").exists()
+
+
+def test_auto_with_a_current_driver_installs_cu130(default_project, fake_nvidia_smi):
+    fake_nvidia_smi("580.82.07, 8.9", "580.82.07")
+    command = [sys.executable, "bootstrap.py", "--backend", "auto", "--dry-run", "--installer", "pip"]
+    command += ["--torch-index", "pip-config"]
+    result = run(command, default_project)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "auto: NVIDIA driver 580.82.07 on Linux x86_64, so the cu130 build"
+    assert lines[-1].endswith("doctor --backend cu130")
 
 
 def test_dry_run_prints_every_command_and_runs_none(default_project):

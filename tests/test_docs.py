@@ -18,9 +18,12 @@ def test_mkdocs_build_is_strict_clean(tmp_path):
     for key, values in axes().items():  # the generated table made it into the page
         assert f"<code>{key}</code>" in page
         for value in values:
-            assert f"<code>{value}</code>" in page, (key, value)
+            shown = ("yes" if value else "no") if isinstance(value, bool) else value
+            assert f"<code>{shown}</code>" in page, (key, value)
     hardware = (tmp_path / "site" / "hardware" / "index.html").read_text()
-    assert "https://download.pytorch.org/whl/cpu" in hardware
+    for backend in axes()["torch_backend"]:  # the generated table of backends
+        assert f"<code>{backend}</code>" in hardware, backend
+    assert "https://download.pytorch.org/whl/cpu" in hardware and "NVIDIA driver 580+" in hardware
     assert "WARNING" not in result.stderr
 
 

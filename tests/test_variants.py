@@ -53,6 +53,8 @@ def test_variant(answers, tmp_path):
     recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert {k: recorded[k] for k in answers} == answers
     assert (project / ".github" / "workflows" / "ci.yml").exists() == (answers["ci"] == "github")
+    assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
+    assert (project / "Dockerfile").exists() == (project / ".dockerignore").exists() == answers["docker"]
     assert run(["git", "status", "--porcelain"], project).stdout == ""
     assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
 
@@ -63,6 +65,10 @@ def test_variant(answers, tmp_path):
     if answers["ci"] == "github":
         workflow = ".github/workflows/ci.yml"
         run([BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow], project)
+    if answers["ci"] == "gitlab":
+        run([BIN / "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"], project)
+    if answers["docker"]:
+        run([BIN / "hadolint", "Dockerfile"], project)
     run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900)
     assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
 

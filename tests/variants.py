@@ -7,7 +7,9 @@ A new choice in copier.yml joins the matrix by itself:
 - `PAIRED` (framework x model): every other framework trains every model too, on datasets
   spread over its rows;
 - every other question is covered by a covering array of strength 1: each of its values
-  appears in at least one variant, and the values are spread so that variants differ.
+  appears in at least one variant, and the values are spread so that variants differ;
+- a yes/no question is an axis of two values;
+- a combination copier.yml's validators refuse (mps + docker) is moved to a value they accept.
 
 Row 0 is the default project.
 """
@@ -19,6 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,10 +48,14 @@ def choice_values(spec: dict[str, Any]) -> list[str]:
     return list(choices.values()) if isinstance(choices, dict) else list(choices)
 
 
-def axes() -> dict[str, list[str]]:
-    """Each multiple-choice question and its values, the default first."""
+def axes() -> dict[str, list[Any]]:
+    """Each multiple-choice or yes/no question and its values, the default first."""
     result = {}
     for key, spec in questions().items():
+        if spec.get("type") == "bool":
+            default = bool(spec["default"])
+            result[key] = [default, not default]
+            continue
         if "choices" not in spec:
             continue
         values = choice_values(spec)
@@ -57,7 +64,31 @@ def axes() -> dict[str, list[str]]:
     return result
 
 
-def variants() -> list[dict[str, str]]:
+def refusal(row: dict[str, Any]) -> str:
+    """What copier.yml's validators of these questions say to the row ('' when they accept it)."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    for key, spec in questions().items():
+        if key in row and spec.get("validator"):
+            said = environment.from_string(spec["validator"]).render(**row).strip()
+            if said:
+                return said
+    return ""
+
+
+def accepted(row: dict[str, Any], others: dict[str, list[Any]]) -> dict[str, Any]:
+    """The row, with the last axes moved to the first values the validators accept."""
+    for key in reversed(others):
+        if not refusal(row):
+            break
+        for value in others[key]:
+            if not refusal({**row, key: value}):
+                row[key] = value
+                break
+    assert not refusal(row), (row, refusal(row))
+    return row
+
+
+def variants() -> list[dict[str, Any]]:
     all_axes = axes()
     rows = [dict(zip(CROSSED, combo, strict=True)) for combo in itertools.product(*(all_axes[k] for k in CROSSED))]
     first, second = PAIRED
@@ -76,10 +107,13 @@ def variants() -> list[dict[str, str]]:
         for i, row in enumerate(rows):
             # Row 0 keeps every default; later rows shift each axis by its own offset.
             row[key] = values[0] if i == 0 else values[(i + offset) % len(values)]
-    return rows
+        for i, value in enumerate(values):  # strength 1: each value somewhere
+            if value not in (row[key] for row in rows):
+                rows[i % len(rows)][key] = value
+    return [accepted(row, others) for row in rows]
 
 
-def variant_id(row: dict[str, str]) -> str:
+def variant_id(row: dict[str, Any]) -> str:
     defaults = variants()[0]
     changed = [f"{k}={v}" for k, v in row.items() if v != defaults[k]]
     return "default" if not changed else ",".join(changed)

@@ -3,7 +3,7 @@
 A page asks for a table with a marker line:
 
     <!-- copier:questions -->   every question: key, what it asks, its values, its default
-    <!-- copier:backends -->    every hardware target: index, what it needs, when to pick it
+    <!-- copier:backends -->    every hardware target: index, platforms, driver needed, when to pick it
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def questions(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def values_of(spec: dict[str, Any]) -> str:
+    if spec.get("type") == "bool":
+        return "`yes`, `no`"
     choices = spec.get("choices")
     if choices is None:
         return "free text"
@@ -37,6 +39,8 @@ def values_of(spec: dict[str, Any]) -> str:
 
 
 def default_of(spec: dict[str, Any]) -> str:
+    if spec.get("type") == "bool":
+        return "`yes`" if spec.get("default") else "`no`"
     default = str(spec.get("default", ""))
     return "derived" if "{{" in default else f"`{default}`"
 
@@ -49,10 +53,36 @@ def questions_table(config: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+OS_NAMES = {"linux": "Linux", "win32": "Windows", "darwin": "macOS"}
+
+
+def wheels_of(backend: dict[str, Any]) -> str:
+    where = [f"{OS_NAMES[os]} {'/'.join(arches)}" for os, arches in backend["wheels"].items()]
+    return ", ".join(where) or "any (decided on the machine)"
+
+
+def needs_of(backend: dict[str, Any]) -> str:
+    if "driver" not in backend:
+        return backend["needs"]
+    driver = backend["driver"]
+    needs = f"NVIDIA driver {driver['linux']}+"
+    if driver["win32"] != driver["linux"]:
+        needs += f" (Windows {driver['win32']}+)"
+    return f"{needs}, GPU compute capability {backend['compute']}+"
+
+
 def backends_table(config: dict[str, Any]) -> str:
-    rows = ["| backend | wheel index | needs | pick it when |", "| --- | --- | --- | --- |"]
+    rows = [
+        "| backend | wheel index | wheels for | driver / needs | pick it when |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for name, backend in config["backends"]["default"].items():
-        rows.append(f"| `{name}` | {backend['index']} | {backend['needs']} | {backend['pick']} |")
+        index = backend["index"] or "PyPI's default wheels"
+        if name == "auto":
+            index = "chosen by bootstrap.py"
+        rows.append(
+            f"| `{name}` | {index} | {wheels_of(backend)} | {needs_of(backend)} | {backend['pick']} |"
+        )
     return "\n".join(rows)
 
 

@@ -67,6 +67,9 @@ class Config:
     seed: int = 0
     epochs: int = 10
     device: str = "auto"  # auto picks the accelerator torch finds, else the CPU
+    precision: str = "auto"  # auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU; see device.py
+    compile: bool = False  # torch.compile the model: faster steps on a GPU after a slower start
+    deterministic: bool = False  # deterministic algorithms only, for bitwise-repeatable GPU runs
     resume: str | None = None  # a run folder or checkpoint to continue exactly
     early_stopping: int = 0  # stop after this many epochs without a better val accuracy (0: off)
     data: DataConfig = field(default_factory=DataConfig)
@@ -82,6 +85,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "optim.name": ("sgd", "adamw"),
     "optim.scheduler": ("none", "cosine"),
     "device": ("auto", "cpu", "cuda", "mps", "xpu"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
     **MODEL_CHOICES,
 }
 

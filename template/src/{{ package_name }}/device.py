@@ -1,15 +1,28 @@
-"""Which device to train on.
+"""Which device to train on, and how: one policy for every backend.
 
 `device=auto` takes the accelerator torch finds (CUDA, ROCm, MPS, XPU), else the CPU. A project
 rendered for a GPU still runs on a machine without one: it says so once and uses the CPU.
+
+`configure()` then sets up the run for that device:
+- precision=auto: bf16 autocast on GPUs that support it, fp16 autocast with a GradScaler on
+  GPUs that do not, fp32 on the CPU (and on MPS); or name one: fp32, bf16, fp16.
+- TF32 matmuls and convolutions on CUDA (full fp32 when precision=fp32), cudnn.benchmark.
+- channels_last memory format for models with 2-D convolutions, on a GPU.
+- compile=true: torch.compile the model (off by default: the first steps take longer).
+- deterministic=true: deterministic algorithms only (seeded by `seed`), no cudnn.benchmark.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from dataclasses import dataclass
 
 import torch
+from torch import nn
 
+from .config import Config
 from .errors import UserError
 from .project import PACKAGE, TORCH_BACKEND
 
@@ -18,7 +31,7 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         if torch.accelerator.is_available():
             return torch.accelerator.current_accelerator()
-        if TORCH_BACKEND != "cpu":
+        if TORCH_BACKEND not in ("cpu", "auto"):
             print(
                 f"warning: this project targets {TORCH_BACKEND} but torch finds no GPU here, so it "
                 f"trains on the CPU; `python -m {PACKAGE} doctor` tells why",
@@ -32,3 +45,70 @@ def pick_device(name: str = "auto") -> torch.device:
         found = accelerator.type if accelerator is not None else "none"
         raise UserError(f"device={name} is not available here (accelerator found: {found}); use device=auto")
     return accelerator
+
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def choose_precision(requested: str, device_type: str, bf16_supported: bool) -> str:
+    """The precision policy, as a pure function: fp32, bf16 or fp16."""
+    if requested != "auto":
+        return requested
+    if device_type in ("cpu", "mps"):
+        return "fp32"
+    return "bf16" if bf16_supported else "fp16"
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "xpu"
+
+
+def has_convolutions(model: nn.Module) -> bool:
+    return any(isinstance(module, nn.Conv2d) for module in model.modules())
+
+
+@dataclass
+class Runtime:
+    """How a run trains on its device; `autocast()` and `scaler` go into the training step."""
+
+    device: torch.device
+    precision: str  # fp32, bf16 or fp16
+    channels_last: bool
+    scaler: torch.amp.GradScaler
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
+
+    @property
+    def lightning_precision(self) -> str:
+        """The same policy in the words of Lightning's Trainer(precision=...)."""
+        return {"fp32": "32-true", "bf16": "bf16-mixed", "fp16": "16-mixed"}[self.precision]
+
+
+def configure(cfg: Config, device: torch.device, model: nn.Module) -> Runtime:
+    """Apply the policy to this run (global torch settings and the model, in place)."""
+    precision = choose_precision(cfg.precision, device.type, bf16_supported(device))
+    if cfg.deterministic:
+        # cuBLAS needs this for deterministic results; set before its first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+    if device.type == "cuda":
+        tf32 = "ieee" if cfg.precision == "fp32" else "tf32"  # TF32: fp32 matmuls on tensor cores
+        torch.backends.cuda.matmul.fp32_precision = tf32
+        torch.backends.cudnn.conv.fp32_precision = tf32
+        torch.backends.cudnn.benchmark = not cfg.deterministic
+    channels_last = device.type != "cpu" and has_convolutions(model)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if cfg.compile:
+        model.compile()  # in place: the state_dict keeps its keys, checkpoints stay loadable
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    if device.type != "cpu":
+        extras = ", channels_last" if channels_last else ""
+        extras += ", compiled" if cfg.compile else ""
+        print(f"precision {precision}{extras} on {device}")
+    return Runtime(device, precision, channels_last, scaler)

@@ -7,12 +7,16 @@ that fixes it. The two are separate so the advice can be tested as data.
 from __future__ import annotations
 
 import platform
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .project import PACKAGE, TORCH_BACKEND, TORCH_VERSION, TORCHVISION_VERSION
+from .project import BACKENDS, PACKAGE, TORCH_BACKEND, TORCH_VERSION, TORCHVISION_VERSION
 
 OK, NOTE, FAIL = "ok", "note", "FAIL"
+AUTO_FIX = "python bootstrap.py --backend auto"  # bootstrap.py picks the build this machine runs
 
 
 @dataclass
@@ -24,7 +28,12 @@ class Finding:
 
 def collect() -> dict[str, Any]:
     """What is installed and what the machine has."""
-    facts: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
+    facts: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "os": sys.platform,
+        **nvidia_gpus(),
+    }
     try:
         import torch
     except ImportError as error:
@@ -33,6 +42,8 @@ def collect() -> dict[str, Any]:
     facts["torch"] = torch.__version__
     facts["cuda"] = torch.version.cuda
     facts["hip"] = torch.version.hip
+    facts["xpu"] = getattr(torch.version, "xpu", None)
+    facts["mps"] = torch.backends.mps.is_available()
     facts["accelerator"] = (
         str(torch.accelerator.current_accelerator()) if torch.accelerator.is_available() else None
     )
@@ -40,9 +51,35 @@ def collect() -> dict[str, Any]:
         import torchvision
 
         facts["torchvision"] = torchvision.__version__
+        # torchvision.version.cuda is e.g. 13000 for CUDA 13.0, and absent from CPU builds
+        cuda = getattr(torchvision.version, "cuda", None)
+        facts["torchvision_cuda"] = f"{cuda // 1000}.{cuda % 1000 // 10}" if isinstance(cuda, int) else None
     except (ImportError, RuntimeError) as error:  # a mismatched torchvision fails on import
         facts["torchvision_error"] = str(error).strip().splitlines()[-1]
     return facts
+
+
+def nvidia_gpus() -> dict[str, Any]:
+    """The NVIDIA driver and the oldest GPU's compute capability, as nvidia-smi reports them."""
+    if not shutil.which("nvidia-smi"):
+        return {"driver": None}
+    # Drivers before 510 do not know compute_cap: then ask for the driver alone.
+    for fields in ("driver_version,compute_cap", "driver_version"):
+        query = ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"]
+        try:
+            result = subprocess.run(query, capture_output=True, text=True, timeout=30, check=True)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        rows = [[part.strip() for part in line.split(",")] for line in result.stdout.splitlines() if line]
+        if rows:
+            computes = [row[1] for row in rows if len(row) > 1]
+            return {"driver": rows[0][0], "compute": min(computes, key=version_tuple, default=None)}
+    return {"driver": None}
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'525.60.13' -> (525, 60, 13)"""
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
 def build_of(facts: dict[str, Any]) -> str:
@@ -50,7 +87,9 @@ def build_of(facts: dict[str, Any]) -> str:
         return f"CUDA {facts['cuda']}"
     if facts.get("hip"):
         return f"ROCm {facts['hip']}"
-    return "CPU only"
+    if facts.get("xpu"):
+        return f"XPU {facts['xpu']}"
+    return "CPU only" + (", with MPS" if facts.get("mps") else "")
 
 
 def release(version: str) -> str:
@@ -59,68 +98,130 @@ def release(version: str) -> str:
 
 
 def diagnose(facts: dict[str, Any], backend: str = TORCH_BACKEND) -> list[Finding]:
+    """The findings, in order: the torch/torchvision pair, the build against the backend, then
+    the build against the hardware (driver, GPU, device found)."""
     rebootstrap = f"python bootstrap.py --backend {backend}"
     if "torch_error" in facts:
         return [Finding(FAIL, f"torch does not import: {facts['torch_error']}", rebootstrap)]
-    findings = []
+    return [
+        check_pair(facts, rebootstrap),
+        check_build(facts, backend, rebootstrap),
+        *check_hardware(facts, backend),
+    ]
+
+
+def check_pair(facts: dict[str, Any], rebootstrap: str) -> Finding:
     pair = f"torch {TORCH_VERSION} with torchvision {TORCHVISION_VERSION}"
     if "torchvision_error" in facts:
-        findings.append(
-            Finding(FAIL, f"torchvision does not import ({facts['torchvision_error']})", rebootstrap)
+        return Finding(FAIL, f"torchvision does not import ({facts['torchvision_error']})", rebootstrap)
+    if (release(facts["torch"]), release(facts["torchvision"])) != (TORCH_VERSION, TORCHVISION_VERSION):
+        return Finding(
+            FAIL,
+            f"torch {facts['torch']} with torchvision {facts['torchvision']} is not the pair this "
+            f"project pins ({pair}); a mismatched pair fails on import or in its operators",
+            rebootstrap,
         )
-    elif (release(facts["torch"]), release(facts["torchvision"])) != (TORCH_VERSION, TORCHVISION_VERSION):
-        findings.append(
-            Finding(
-                FAIL,
-                f"torch {facts['torch']} with torchvision {facts['torchvision']} is not the pair this "
-                f"project pins ({pair}); a mismatched pair fails on import or in its operators",
-                rebootstrap,
-            )
+    torchvision_cuda = facts.get("torchvision_cuda")
+    if torchvision_cuda != facts.get("cuda"):
+        built = f"CUDA {torchvision_cuda}" if torchvision_cuda else "the CPU"
+        return Finding(
+            FAIL,
+            f"torchvision is built for {built} but torch for {build_of(facts)}: they came from "
+            "different wheel indexes, and torchvision's operators fail to load",
+            rebootstrap,
         )
-    else:
-        findings.append(Finding(OK, f"{pair}, the pair this project pins"))
+    return Finding(OK, f"{pair}, the pair this project pins")
 
-    cuda, accelerator = facts.get("cuda"), facts.get("accelerator")
+
+def check_build(facts: dict[str, Any], backend: str, rebootstrap: str) -> Finding:
+    """The installed build against the backend the project targets."""
+    build = build_of(facts)
+    cuda, gpu = facts.get("cuda"), facts.get("driver")
+    if backend == "auto":
+        return Finding(OK, f"a {build} build; `auto` takes whatever build fits this machine")
     if backend == "cpu":
         if cuda:
-            findings.append(
-                Finding(
-                    NOTE,
-                    f"this is a CUDA {cuda} build of torch; the project targets the CPU, "
-                    "where the CPU-only build is several GB smaller",
-                    "python bootstrap.py --backend cpu",
-                )
+            return Finding(
+                NOTE,
+                f"this is a CUDA {cuda} build of torch; the project targets the CPU, "
+                "where the CPU-only build is several GB smaller",
+                "python bootstrap.py --backend cpu",
             )
-        else:
-            findings.append(Finding(OK, "a CPU build for a CPU project"))
-    elif backend.startswith("cu"):
-        wanted = f"{backend[2:-1]}.{backend[-1]}"
+        return Finding(OK, f"a {build} build for a CPU project")
+    if backend.startswith("cu"):
+        wanted = BACKENDS[backend]["cuda"]
         if not cuda:
-            findings.append(
+            where = f" on a machine with an NVIDIA GPU (driver {gpu})" if gpu else ""
+            return Finding(
+                FAIL,
+                f"the project targets {backend} but this torch is a {build} build{where} "
+                "(the cause of 'Torch not compiled with CUDA enabled')",
+                rebootstrap,
+            )
+        if cuda != wanted:
+            message = f"this torch is built for CUDA {cuda}, the project targets {backend}"
+            return Finding(NOTE, message, rebootstrap)
+        return Finding(OK, f"a CUDA {cuda} build for a {backend} project")
+    # rocm and xpu need their builds; mps needs PyPI's macOS wheel, a CPU build that has MPS
+    family = {"rocm": "hip", "xpu": "xpu"}.get(backend.rstrip("0123456789.").lower())
+    if (family and not facts.get(family)) or (not family and (cuda or facts.get("hip") or facts.get("xpu"))):
+        return Finding(FAIL, f"the project targets {backend} but this torch is a {build} build", rebootstrap)
+    return Finding(OK, f"a {build} build for a {backend} project")
+
+
+def check_hardware(facts: dict[str, Any], backend: str) -> list[Finding]:
+    """The build against the machine: the NVIDIA driver, the GPU's age, the device torch finds."""
+    cuda, driver, accelerator = facts.get("cuda"), facts.get("driver"), facts.get("accelerator") or ""
+    needs = next((row for row in BACKENDS.values() if row and row["cuda"] == cuda), None)
+    if cuda and driver and needs:
+        oldest = needs["driver"].get(facts.get("os", "linux"))
+        if oldest and version_tuple(driver) < version_tuple(oldest):
+            return [
                 Finding(
                     FAIL,
-                    f"the project targets {backend} but this torch is a CPU-only build "
-                    "(the cause of 'Torch not compiled with CUDA enabled')",
-                    rebootstrap,
+                    f"driver too old: this torch is built for CUDA {cuda}, which needs NVIDIA driver "
+                    f"{oldest} or newer, and nvidia-smi reports {driver}. Update the driver, or "
+                    "install the build this driver runs",
+                    AUTO_FIX,
                 )
-            )
-        elif cuda != wanted:
-            findings.append(
+            ]
+        compute = facts.get("compute")
+        if compute and version_tuple(compute) < version_tuple(needs["compute"]):
+            return [
                 Finding(
-                    NOTE, f"this torch is built for CUDA {cuda}, the project targets {backend}", rebootstrap
+                    FAIL,
+                    f"this GPU (compute capability {compute}) is older than the CUDA {cuda} build "
+                    f"supports ({needs['compute']} and newer): install the build that still has its kernels",
+                    AUTO_FIX,
                 )
+            ]
+    if driver and not cuda and backend in ("cpu", "auto"):  # a cu* backend: check_build said it
+        return [
+            Finding(
+                NOTE if backend == "cpu" else FAIL,
+                f"a CPU wheel on a GPU machine: nvidia-smi finds an NVIDIA GPU (driver {driver}), "
+                f"but this {build_of(facts)} build of torch cannot use it and trains on the CPU",
+                AUTO_FIX,
             )
-        else:
-            findings.append(Finding(OK, f"a CUDA {cuda} build for a {backend} project"))
-        if cuda and not (accelerator or "").startswith("cuda"):
-            findings.append(
-                Finding(
-                    NOTE,
-                    "no CUDA device is visible: training will run on the CPU. Check the GPU and "
-                    f"its driver with `nvidia-smi`; {backend} wheels need a driver of 580 or newer",
-                )
+        ]
+    if cuda and not accelerator.startswith("cuda"):
+        driver_need = needs["driver"].get(facts.get("os", "linux"), "") if needs else ""
+        return [
+            Finding(
+                NOTE,
+                "no CUDA device is visible: training will run on the CPU. Check the GPU and its "
+                f"driver with `nvidia-smi`; CUDA {cuda} wheels need a driver of {driver_need} or newer",
             )
-    return findings
+        ]
+    if backend == "mps" and not facts.get("mps"):
+        return [
+            Finding(
+                NOTE,
+                "MPS is not available here: it needs a Mac with Apple silicon and macOS 14 or "
+                "newer; training will run on the CPU",
+            )
+        ]
+    return []
 
 
 def report(backend: str = TORCH_BACKEND) -> int:
@@ -130,6 +231,8 @@ def report(backend: str = TORCH_BACKEND) -> int:
     if backend != TORCH_BACKEND:
         print(f"checking for  backend '{backend}'")
     print(f"python        {facts['python']} on {facts['platform']}")
+    if facts["driver"]:
+        print(f"nvidia-smi    driver {facts['driver']}, compute capability {facts['compute'] or '?'}")
     if "torch" in facts:
         print(f"torch         {facts['torch']} ({build_of(facts)})")
         print(f"torchvision   {facts.get('torchvision', 'not importable')}")

@@ -1,4 +1,5 @@
-"""The run folder: where it goes, and what is written when training ends."""
+"""One run's folder, runs/<run>/: where it goes, what resume may change, and what is written
+when training ends."""
 
 from __future__ import annotations
 
