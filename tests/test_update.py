@@ -41,7 +41,7 @@ def template(tmp_path_factory) -> Path:
         pytest.fail(f"release {version} ({commit}) is not in this clone: fetch the full history")
     run(["git", "tag", f"v{version}", commit], repo)
     # This checkout as it is (what `git status` shows, .gitignore respected) on top of HEAD.
-    run(["git", f"--work-tree={ROOT}", "add", "--all", "--", ".", ":!.venv"], repo, timeout=120)
+    run(["git", f"--work-tree={ROOT}", "add", "--all", "--", "."], repo, timeout=120)
     run(["git", *GIT_ID, "commit", "--quiet", "--allow-empty", "-m", "this checkout"], repo)
     run(["git", "tag", f"v{current_version()}"], repo)
     return repo
