@@ -27,6 +27,8 @@ FIXED_ON_RESUME = (
     "finetune.backbone_lr_scale",
     "data.name",
     "data.classes",
+    "data.train_size",
+    "data.image_size",
     "data.split_seed",
     "data.val_fraction",
     "data.test_fraction",
