@@ -222,13 +222,14 @@ class FolderLoader:
         if batch_size < 1:
             raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
         self.seed = seed
-        # One replica: DistributedSampler is here for its seed + epoch shuffling.
-        self.sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=shuffle, seed=seed)
+        # One replica: DistributedSampler is here for its seed + epoch shuffling. (Not named
+        # `sampler`: Lightning would take this loader for a DataLoader and look for more.)
+        self.order = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=shuffle, seed=seed)
         self.generator = torch.Generator().manual_seed(seed)
         self.loader = DataLoader(
             dataset,
             batch_size=batch_size,
-            sampler=self.sampler,
+            sampler=self.order,
             num_workers=workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=workers > 0 and not shuffle,
@@ -236,7 +237,7 @@ class FolderLoader:
         )
 
     def set_epoch(self, epoch: int) -> None:
-        self.sampler.set_epoch(epoch)
+        self.order.set_epoch(epoch)
         self.generator.manual_seed(self.seed + epoch)
 
     def __len__(self) -> int:
