@@ -213,7 +213,9 @@ class FolderLoader:
     Like `TensorLoader`, everything random depends only on `seed + epoch`, so a resumed run
     sees the batches it would have seen: the order (through the sampler) and the workers'
     random augmentations (their seeds come from a generator reset each epoch). That is why the
-    training loader starts its workers each epoch; the others keep theirs alive.
+    training loader starts its workers each epoch; the others keep theirs alive. (Lightning
+    starts an epoch's workers before the hook that calls `set_epoch`: there, a resume repeats
+    the augmentations exactly only with data.num_workers=0.)
     """
 
     def __init__(
