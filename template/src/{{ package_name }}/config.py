@@ -25,6 +25,8 @@ from .model import CHOICES as MODEL_CHOICES
 from .model import LIMITS as MODEL_LIMITS
 from .model import ModelConfig
 from .project import DATASET, MODEL
+from .tracker import CHOICES as TRACKER_CHOICES
+from .tracker import TrackerConfig
 
 
 @dataclass
@@ -76,6 +78,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)  # tracker.py: its settings
 
 
 # Keys whose value must be one of a few words.
@@ -87,6 +90,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda", "mps", "xpu"),
     "precision": ("auto", "fp32", "bf16", "fp16"),
     **MODEL_CHOICES,
+    **TRACKER_CHOICES,
 }
 
 
