@@ -1,19 +1,24 @@
-"""Evaluation: the loss and accuracy of a model over a loader, and of a checkpoint on its test split."""
+"""Evaluation: the loss and accuracy of a model over a loader, and of a checkpoint on its test
+split with a confusion matrix, per-class precision and recall, and plots of both."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict
 from .data import DataBundle, FolderLoader, TensorLoader
 from .dataset import load_data
 from .device import pick_device
 from .errors import UserError
+from .main_process import is_main_process
 from .model import build_model
+from .plots import plot_confusion_matrix, plot_samples
 
 
 @torch.inference_mode()
@@ -33,17 +38,81 @@ def evaluate(
     return loss_sum / seen, correct / seen
 
 
-def test_weights(weights: dict[str, torch.Tensor], cfg: Config, data: DataBundle) -> tuple[float, float]:
-    """Loss and accuracy on the test split of a model of `cfg.model` with these weights."""
+@dataclass
+class TestResult:
+    """A model on the test split: its figures, and the first images with their predictions."""
+
+    loss: float
+    accuracy: float
+    confusion: torch.Tensor  # [true class, predicted class] -> number of images
+    images: torch.Tensor  # the first batch (at most 16), as the model saw them
+    labels: torch.Tensor
+    predicted: torch.Tensor
+
+
+@torch.inference_mode()
+def test_weights(weights: dict[str, torch.Tensor], cfg: Config, data: DataBundle) -> TestResult:
+    """A model of `cfg.model` with these weights, on the test split."""
     model = build_model(cfg.model, data.input_shape, len(data.classes)).to(data.device)
     model.load_state_dict(weights)
-    loader = data.loader("test", cfg.data.batch_size, workers=cfg.data.num_workers)
-    return evaluate(model, loader, nn.CrossEntropyLoss())
+    model.eval()
+    loss_fn, n = nn.CrossEntropyLoss(reduction="sum"), len(data.classes)
+    loss_sum, confusion, first = 0.0, torch.zeros(n * n, dtype=torch.long, device=data.device), None
+    for images, labels in data.loader("test", cfg.data.batch_size, workers=cfg.data.num_workers):
+        images, labels = images.to(data.device), labels.to(data.device)
+        logits = model(images)
+        predicted = logits.argmax(dim=1)
+        loss_sum += loss_fn(logits, labels).item()
+        confusion += torch.bincount(labels * n + predicted, minlength=n * n)
+        if first is None:
+            first = (images[:16].cpu(), labels[:16].cpu(), predicted[:16].cpu())
+    assert first is not None, "an empty test split is refused when the data is split"
+    confusion = confusion.view(n, n).cpu()
+    seen = int(confusion.sum())
+    return TestResult(loss_sum / seen, confusion.trace().item() / seen, confusion, *first)
+
+
+def per_class(result: TestResult, classes: list[str]) -> dict[str, dict[str, float]]:
+    """Precision (of the images called this class, the share that are) and recall (of the
+    images of this class, the share found) of each class, and its number of test images."""
+    confusion = result.confusion.double()
+    hits, called, present = confusion.diag(), confusion.sum(dim=0), confusion.sum(dim=1)
+    return {
+        str(name): {
+            "precision": round((hits[i] / called[i]).item(), 6) if called[i] else 0.0,
+            "recall": round((hits[i] / present[i]).item(), 6) if present[i] else 0.0,
+            "support": int(present[i]),
+        }
+        for i, name in enumerate(classes)
+    }
+
+
+def format_table(figures: dict[str, dict[str, float]]) -> str:
+    width = max(len("class"), *(len(name) for name in figures))
+    lines = [f"{'class':<{width}}  precision  recall  images"]
+    for name, row in figures.items():
+        lines.append(f"{name:<{width}}  {row['precision']:>9.3f}  {row['recall']:>6.3f}  {row['support']:>6}")
+    return "\n".join(lines)
+
+
+def report(result: TestResult, data: DataBundle, run_dir: Path, title: str) -> dict[str, Any]:
+    """Print the per-class table and draw the confusion matrix and sample predictions into
+    run_dir/plots/; return the figures for summary.json."""
+    figures = per_class(result, data.classes)
+    if is_main_process():
+        print(format_table(figures))
+        plots = run_dir / "plots"
+        plots.mkdir(exist_ok=True)
+        plot_confusion_matrix(result.confusion, data.classes, plots / "confusion_matrix.png", title)
+        plot_samples(result.images, result.labels, result.predicted, data, plots / "samples.png", title)
+    return {"per_class": figures, "confusion_matrix": result.confusion.tolist()}
 
 
 def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Test a run's best checkpoint (or any checkpoint file) on its dataset's test split."""
-    state = load_checkpoint(checkpoint, prefer="best")
+    """Test a run's best checkpoint (or any checkpoint file) on its dataset's test split; print
+    the per-class table, and draw its plots into the run folder when it lies in one."""
+    path = resolve_checkpoint(checkpoint, prefer="best")
+    state = load_checkpoint(path)
     cfg = config_from_dict(state["config"], overrides)
     if cfg.model != config_from_dict(state["config"]).model:
         raise UserError("evaluate uses the checkpoint's own model: model.* cannot be overridden")
@@ -52,6 +121,9 @@ def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> 
     data = data.to(device)
     if data.classes != state["classes"]:
         raise UserError(f"the checkpoint knows classes {state['classes']}, the data has {data.classes}")
-    test_loss, test_accuracy = test_weights(state["model"], cfg, data)
-    print(f"test accuracy {test_accuracy:.4f}, loss {test_loss:.4f} on {len(data.test)} images")
-    return {"test_accuracy": test_accuracy, "test_loss": test_loss, "epoch": state["epoch"]}
+    result = test_weights(state["model"], cfg, data)
+    print(f"test accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {len(data.test)} images")
+    in_run = path.parent.name == "checkpoints"
+    run_dir = path.parent.parent if in_run else path.parent
+    figures = report(result, data, run_dir, title=f"{run_dir.name}: {path.name}, epoch {state['epoch']}")
+    return {"test_accuracy": result.accuracy, "test_loss": result.loss, "epoch": state["epoch"], **figures}

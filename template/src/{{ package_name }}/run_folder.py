@@ -14,7 +14,8 @@ from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, to_dict
 from .data import DataBundle
 from .errors import UserError
-from .evaluate import test_weights
+from .evaluate import report, test_weights
+from .main_process import is_main_process
 from .plots import plot_curves
 from .project import FRAMEWORK
 from .tracking import CSVTracker
@@ -118,15 +119,17 @@ def finish(
     best_val_accuracy: float,
     train_seconds: float,
 ) -> dict[str, Any]:
-    """Test the best checkpoint, plot the curves and write summary.json."""
+    """Test the best checkpoint, draw the plots, write summary.json and close the tracker."""
     best = load_checkpoint(run_dir, prefer="best")
-    test_loss, test_accuracy = test_weights(best["model"], cfg, data)
+    result = test_weights(best["model"], cfg, data)
+    test_loss, test_accuracy = result.loss, result.accuracy
 
     history = {key: tracker.history(key) for key in tracker.rows[0]} if tracker.rows else {}
-    plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    if history:
-        plot_curves(history, plots / "curves.png", title=f"{run_dir.name}: {cfg.model.name}")
+    title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
+    (run_dir / "plots").mkdir(exist_ok=True)
+    if history and is_main_process():
+        plot_curves(history, run_dir / "plots" / "curves.png", title=title)
+    figures = report(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
 
     epochs_done = len(tracker.rows)
     samples = len(data.train) * epochs_done
@@ -145,7 +148,10 @@ def finish(
         "classes": data.classes,
         "device": str(data.device),
         "torch": torch.__version__,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **figures,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    tracker.close(summary)
     print(f"test accuracy {test_accuracy:.4f} (best epoch {best['epoch']}); run files in {run_dir}")
     return summary
