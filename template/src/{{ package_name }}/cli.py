@@ -1,4 +1,4 @@
-"""The command line: train | evaluate | finetune | predict | export | doctor.
+"""The command line: train | evaluate | finetune | predict | export | runs | doctor.
 
     python -m <package> train [--config configs/train.yaml] [key=value ...]
     python -m <package> train resume=runs/<run> [epochs=20]
@@ -6,6 +6,7 @@
     python -m <package> evaluate runs/<run>
     python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
     python -m <package> export runs/<run> [--output model.safetensors]  (default: best.safetensors)
+    python -m <package> runs [folder]   (the runs in runs/ or folder, newest first)
     python -m <package> doctor
 
 A mistake (a bad key or value, a missing file, a wrong checkpoint) is one line on stderr and
@@ -59,6 +60,9 @@ def build_parser() -> Parser:
     export = commands.add_parser("export", help="write a checkpoint's weights as .safetensors")
     export.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
     export.add_argument("--output", type=Path, help="default: beside the checkpoint, as .safetensors")
+
+    runs = commands.add_parser("runs", help="list past runs with their key figures, newest first")
+    runs.add_argument("folder", nargs="?", type=Path, default=Path("runs"), help="default: runs")
 
     doctor = commands.add_parser("doctor", help="check the torch build against the hardware")
     doctor.add_argument("--backend", choices=BACKENDS, help="check for this backend, not the rendered one")
@@ -117,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
         source = resolve_checkpoint(args.checkpoint, prefer="best")
         output = args.output or source.with_suffix(".safetensors")
         print(f"wrote {export_safetensors(source, output)}")
+        return 0
+    if args.command == "runs":
+        from .runs_table import format_runs, list_runs
+
+        rows = list_runs(args.folder)
+        print(format_runs(rows) if rows else f"no runs in {args.folder} yet: `train` makes one")
         return 0
     raise AssertionError(args.command)
 
