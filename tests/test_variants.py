@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 from conftest import BIN, ROOT, render, run
-from variants import axes, variant_id, variants
+from variants import EVERY_FRAMEWORK, PAIRED, axes, variant_id, variants
 
 ROWS = variants()
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
@@ -34,6 +34,15 @@ def test_every_offered_choice_is_rendered_and_trained():
         missing = set(values) - {row[key] for row in ROWS}
         assert not missing, f"{key}: {sorted(missing)} offered in copier.yml but never trained"
     assert variant_id(ROWS[0]) == "default"
+
+
+def test_every_tracker_is_trained_in_every_framework():
+    first = PAIRED[0]
+    for key in EVERY_FRAMEWORK:
+        trained = {(row[first], row[key]) for row in ROWS}
+        for framework in axes()[first]:
+            missing = set(axes()[key]) - {value for f, value in trained if f == framework}
+            assert not missing, f"{key}: {sorted(missing)} never trained with {first}={framework}"
 
 
 @pytest.mark.parametrize("answers", ROWS, ids=[variant_id(row) for row in ROWS])

@@ -6,6 +6,8 @@ A new choice in copier.yml joins the matrix by itself:
   on every dataset;
 - `PAIRED` (framework x model): every other framework trains every model too, on datasets
   spread over its rows;
+- `EVERY_FRAMEWORK` (tracker): each value trains in every framework too, cycled over each
+  framework's rows (no rows are added for it);
 - every other question is covered by a covering array of strength 1: each of its values
   appears in at least one variant, and the values are spread so that variants differ;
 - a yes/no question is an axis of two values;
@@ -27,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CROSSED = ("model", "dataset")
 PAIRED = ("framework", "model")
+EVERY_FRAMEWORK = ("tracker",)
 
 
 @cache
@@ -110,6 +113,11 @@ def variants() -> list[dict[str, Any]]:
         for i, value in enumerate(values):  # strength 1: each value somewhere
             if value not in (row[key] for row in rows):
                 rows[i % len(rows)][key] = value
+    for key in EVERY_FRAMEWORK:  # row 0, the first of the default framework's, keeps the default
+        for framework in all_axes[first]:
+            own = [row for row in rows if row[first] == framework]
+            for i, row in enumerate(own):
+                row[key] = all_axes[key][i % len(all_axes[key])]
     return [accepted(row, others) for row in rows]
 
 
