@@ -12,10 +12,12 @@ import sys
 import pytest
 import yaml
 from conftest import BIN, ROOT, render, run
-from variants import EVERY_FRAMEWORK, PAIRED, axes, variant_id, variants
+from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants
 
 ROWS = variants()
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+# A key, token or password written out: no question asks for one, and no file may hold one.
+SECRET = re.compile(r"(api[_-]?key|token|secret|password)['\"]?\s*[:=]\s*['\"]?[\w\-]{16,}", re.IGNORECASE)
 # Every variant trains the default config on its dataset; those that download train on the
 # tiny copy their tests write (300 images, or 120 in 3 folders: a centred square whose size is
 # the class). The test accuracy each reaches at least (chance: 0.1; 0.33 for the folders):
@@ -61,10 +63,12 @@ def test_variant(answers, tmp_path):
             match = JINJA_LEFTOVER.search(text)
             where = path.relative_to(project)
             assert match is None, f"{where}: {text[match.start() - 40 : match.end() + 40]!r}"
+            assert not SECRET.search(text), f"{where} holds what looks like a secret"
 
     # --- the answers, the files they switch, the first commit
     recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert {k: recorded[k] for k in answers} == answers
+    assert set(recorded) <= {*questions(), "_commit", "_src_path"}  # answers only, no settings or keys
     assert (project / ".github" / "workflows" / "ci.yml").exists() == (answers["ci"] == "github")
     assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
     assert (project / "Dockerfile").exists() == (project / ".dockerignore").exists() == answers["docker"]
