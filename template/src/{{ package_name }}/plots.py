@@ -36,12 +36,12 @@ def plot_curves(history: dict[str, list[float]], path: str | Path, title: str) -
 
 
 def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: str | Path, title: str) -> None:
-    """Test images by true class (rows) and predicted class (columns), counts in the cells."""
+    """Test images by true class (rows) and predicted class (columns), counts in the cells
+    (a colour scale instead, for more than 30 classes)."""
     n = len(classes)
     size = min(4 + 0.45 * n, 16)
-    figure, axis = plt.subplots(figsize=(size, size), constrained_layout=True)
+    figure, axis = plt.subplots(figsize=(size, size + 0.4), layout="constrained")
     image = axis.imshow(confusion.numpy(), cmap="Blues")
-    figure.colorbar(image, ax=axis, shrink=0.8, label="test images")
     names = [str(name) for name in classes]
     axis.set_xticks(range(n), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right")
     axis.set_yticks(range(n), names)
@@ -54,6 +54,8 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: str
                 count = int(confusion[row, column])
                 color = "white" if count > threshold else "black"
                 axis.text(column, row, count, ha="center", va="center", color=color, fontsize=8)
+    else:
+        figure.colorbar(image, ax=axis, shrink=0.8, label="test images")
     accuracy = confusion.trace().item() / confusion.sum().item()
     axis.set_title(f"{title}\nconfusion matrix, accuracy {accuracy:.3f}")
     figure.savefig(path, dpi=100)
@@ -70,21 +72,23 @@ def plot_samples(
 ) -> None:
     """A grid of test images as a person sees them (the normalization undone), each with its
     true and predicted class: green when right, red when wrong."""
-    mean = torch.tensor(data.preprocessing["mean"]).view(-1, 1, 1)
-    std = torch.tensor(data.preprocessing["std"]).view(-1, 1, 1)
+    mean = torch.tensor(data.preprocessing["mean"]).view(1, -1, 1, 1)
+    std = torch.tensor(data.preprocessing["std"]).view(1, -1, 1, 1)
+    pixels = (images.float() * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    gray = pixels.shape[3] == 1
     columns = min(len(images), 8)
     rows = math.ceil(len(images) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.9 * rows + 0.6), squeeze=False)
+    height = 1.9 * rows + 0.7  # inches: each image with its two-line caption, the title on top
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, height), squeeze=False)
     for axis in axes.flat:
-        axis.axis("off")
-    for axis, image, label, guess in zip(axes.flat, images, labels, predicted, strict=False):
-        pixels = (image.float() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
-        gray = pixels.shape[2] == 1
-        axis.imshow(pixels[:, :, 0] if gray else pixels, cmap="gray" if gray else None, vmin=0, vmax=1)
-        true_name, guess_name = data.classes[int(label)], data.classes[int(guess)]
-        color = "green" if label == guess else "red"
-        axis.set_title(f"true {true_name}\npredicted {guess_name}", fontsize=8, color=color)
+        axis.set_axis_off()
+    pairs = zip(labels.tolist(), predicted.tolist(), strict=True)
+    for axis, image, (label, guess) in zip(axes.flat, pixels, pairs, strict=False):
+        axis.imshow(image[:, :, 0] if gray else image, cmap="gray" if gray else None, vmin=0, vmax=1)
+        caption = f"true {data.classes[label]}\npredicted {data.classes[guess]}"
+        axis.set_title(caption, fontsize=8, color="green" if label == guess else "red")
     figure.suptitle(f"{title}\ntest images: true and predicted class")
-    figure.tight_layout()
+    # placed by hand: a layout engine costs more than the drawing
+    figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.9 / height, hspace=0.45)
     figure.savefig(path, dpi=100)
     plt.close(figure)
