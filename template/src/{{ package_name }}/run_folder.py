@@ -13,7 +13,7 @@ import torch
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, to_dict
 from .data import DataBundle
-from .errors import UserError
+from .errors import Diverged, UserError
 from .evaluate import test_weights
 from .plots import plot_curves
 from .project import FRAMEWORK
@@ -92,6 +92,16 @@ def stopped_early(cfg: Config, epochs_done: int, best_epoch: int) -> bool:
         print(f"early stop: no better validation accuracy for {cfg.early_stopping} epochs")
         return True
     return False
+
+
+def check_finite(totals: torch.Tensor, epoch: int, run_dir: Path) -> None:
+    """Stop before a NaN or infinite loss (`totals[0]`) reaches a checkpoint: the last one
+    written stays the last good one."""
+    if not torch.isfinite(totals[0]):
+        raise Diverged(
+            f"the training loss became {totals[0].item()} in epoch {epoch + 1}: stopped; "
+            f"{run_dir}/checkpoints/ keeps the last good state (lower optim.lr, or check the data)"
+        )
 
 
 def make_run_dir(cfg: Config) -> Path:
