@@ -28,6 +28,7 @@ from torchvision.transforms.v2 import functional as F
 from .config import DataConfig
 from .distributed import rank, world_size
 from .errors import UserError
+from .preemption import ignore_stop_signals
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -240,9 +241,11 @@ class FolderLoader:
     Like `TensorLoader`, everything random depends only on `seed + epoch`, so a resumed run
     sees the batches it would have seen: the order (through the sampler) and the workers'
     random augmentations (their seeds come from a generator reset each epoch). That is why the
-    training loader starts its workers each epoch, at the first batch (after `set_epoch`); the
-    others keep theirs alive. Resuming inside an epoch decodes the skipped batches again, so
-    that the workers' random draws repeat too.
+    workers start with each pass over the data, at its first batch (after `set_epoch`), and
+    end with it. Resuming inside an epoch decodes the skipped batches again, so that the
+    workers' random draws repeat too. The workers leave SIGTERM and SIGUSR1 to the training
+    process (preemption.py), which stops them when it stops; none outlive a pass, so none are
+    left for the interpreter to terminate at exit.
     """
 
     def __init__(
@@ -271,8 +274,8 @@ class FolderLoader:
             sampler=self.order,
             num_workers=workers,
             pin_memory=torch.cuda.is_available(),
-            persistent_workers=workers > 0 and not shuffle,
             generator=self.generator,
+            worker_init_fn=ignore_stop_signals,
         )
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:

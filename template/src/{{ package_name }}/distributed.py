@@ -13,6 +13,11 @@ NCCL between CUDA GPUs, XCCL between Intel GPUs, gloo on CPUs. Then:
 - the epoch's loss and accuracy are summed over all ranks before they are logged;
 - rank 0 alone writes the run folder (config, metrics, checkpoints, plots) and prints.
 
+With `fsdp=true` (resnet and vit), the model's weights, gradients and optimizer state are
+sharded over the ranks instead (FSDP2's `fully_shard`, block by block as model.py's
+`shard_units` says), for models too big for one GPU's memory; checkpoints still hold the whole
+model, gathered on rank 0. Small models (simplenet, cnn) fit on one GPU: DDP is faster for them.
+
 Without torchrun (WORLD_SIZE unset) all of this is a no-op: one process, rank 0 of 1.
 If one rank fails, torchrun stops the others; a rank that waits on a collective operation
 longer than TIMEOUT gives up with an error instead of hanging.
@@ -29,6 +34,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+from torch.distributed.fsdp import FSDPModule, fully_shard
+
+from . import model as architecture
+from .errors import UserError
 
 TIMEOUT = timedelta(minutes=10)  # longest wait on the other ranks (a slow checkpoint write included)
 BACKENDS = {"cuda": "nccl", "xpu": "xccl"}  # every other device: gloo
@@ -69,17 +85,65 @@ def session(device: torch.device) -> Iterator[torch.device]:
         dist.destroy_process_group()
 
 
-def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool) -> nn.Module:
-    """The model as the training steps call it: in DistributedDataParallel across ranks.
+def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, fsdp: bool) -> nn.Module:
+    """The model as the training steps call it: in DistributedDataParallel across ranks, or
+    sharded in place with FSDP2 (`fsdp`). Build the optimizer after this.
 
     `find_unused_parameters` is for epochs with a frozen backbone, whose weights get no gradients.
     """
+    check_shardable(fsdp, model)
     if not dist.is_initialized():
+        return model
+    if fsdp:
+        shard(model)
         return model
     device_ids = [device.index] if device.type in BACKENDS else None
     return nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, find_unused_parameters=find_unused_parameters
     )
+
+
+def check_shardable(fsdp: bool, model: nn.Module) -> None:
+    """fsdp=true is for the models that name their shard units (resnet, vit)."""
+    if fsdp and not hasattr(architecture, "shard_units"):
+        raise UserError(
+            f"fsdp=true shards big models (resnet, vit); {type(model).__name__} fits on one GPU, "
+            "so leave fsdp=false and torchrun trains it with DDP"
+        )
+
+
+def shard(model: nn.Module, mesh: Any = None) -> None:
+    """FSDP2: shard the model's blocks (model.py's `shard_units`), then the rest, in place."""
+    for unit in architecture.shard_units(model):
+        fully_shard(unit, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+
+
+def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model's and the optimizer's state for a checkpoint. Sharded (FSDP), they are gathered
+    on rank 0 (on the CPU) and empty elsewhere: every rank calls this, rank 0 saves."""
+    if not isinstance(model, FSDPModule):
+        return model.state_dict(), optimizer.state_dict()
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=options), get_optimizer_state_dict(
+        model, optimizer, options=options
+    )
+
+
+def load_full_state(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    weights: dict[str, Any],
+    optimizer_state: dict[str, Any],
+) -> None:
+    """The inverse of `full_state`, from a checkpoint every rank has read."""
+    if not isinstance(model, FSDPModule):
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(optimizer_state)
+        return
+    options = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(model, weights, options=options)
+    set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
 
 
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:

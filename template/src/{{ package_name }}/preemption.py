@@ -26,6 +26,14 @@ from .errors import Preempted
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
 
+def ignore_stop_signals(worker_id: int) -> None:
+    """For DataLoader workers: a scheduler signals every process of the job (torchrun and SLURM
+    signal whole process groups), but the training process decides when to stop; it ends its
+    workers itself."""
+    for number in SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+
+
 class StopSignal:
     """While active (`with StopSignal() as stop:`), SIGTERM and SIGUSR1 set `stop.received`
     instead of ending the process; `stop.requested(device)` is checked after each step."""

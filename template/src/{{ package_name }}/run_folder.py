@@ -23,6 +23,7 @@ from .tracking import CSVTracker
 # checkpoints (the optimizer's state, learning rates included, is restored from them).
 FIXED_ON_RESUME = (
     "model",
+    "fsdp",
     "optim",
     "finetune.backbone_lr_scale",
     "data.name",
