@@ -4,7 +4,9 @@ Both share this one process, so torch (and the rest) are imported once per varia
 that downloads trains on the tiny copy the project's tests write (tests/sample_data.py) in
 data/, in its real on-disk format. Writes a JSON report to the path given as the first argument.
 
-    python run_variant.py REPORT.json PACKAGE [key=value ...]
+    python run_variant.py REPORT.json PACKAGE MARKERS [key=value ...]
+
+MARKERS selects the project's tests as `pytest -m` does ("" for all of them).
 """
 
 import json
@@ -17,9 +19,9 @@ import pytest
 
 
 def main() -> None:
-    report_path, package, *overrides = sys.argv[1:]
+    report_path, package, markers, *overrides = sys.argv[1:]
     started = time.perf_counter()
-    pytest_code = int(pytest.main(["-q", "-p", "no:cacheprovider", "tests"]))
+    pytest_code = int(pytest.main(["-q", "-p", "no:cacheprovider", "-m", markers, "tests"]))
     tests_seconds = time.perf_counter() - started
 
     sys.path.insert(0, str(Path("src").resolve()))

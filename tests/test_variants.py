@@ -12,7 +12,7 @@ import sys
 import pytest
 import yaml
 from conftest import BIN, ROOT, render, run
-from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants
+from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants, with_distributed_tests
 
 ROWS = variants()
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
@@ -47,6 +47,14 @@ def test_every_tracker_is_trained_in_every_framework():
             assert not missing, f"{key}: {sorted(missing)} never trained with {first}={framework}"
 
 
+def test_the_torchrun_tests_run_in_both_styles_with_both_loaders_and_slurm():
+    chosen = with_distributed_tests()
+    assert {(row["framework"], row["dataset"] == "imagefolder") for row in chosen} == {
+        (framework, folder) for framework in axes()["framework"] for folder in (False, True)
+    }
+    assert any(row["slurm"] for row in chosen)
+
+
 @pytest.mark.parametrize("answers", ROWS, ids=[variant_id(row) for row in ROWS])
 def test_variant(answers, tmp_path):
     project = render(tmp_path / "project", answers)
@@ -72,6 +80,7 @@ def test_variant(answers, tmp_path):
     assert (project / ".github" / "workflows" / "ci.yml").exists() == (answers["ci"] == "github")
     assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
     assert (project / "Dockerfile").exists() == (project / ".dockerignore").exists() == answers["docker"]
+    assert (project / "scripts" / "slurm" / "train.sbatch").exists() == answers["slurm"]
     assert run(["git", "status", "--porcelain"], project).stdout == ""
     assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
 
@@ -86,6 +95,8 @@ def test_variant(answers, tmp_path):
         run([BIN / "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"], project)
     if answers["docker"]:
         run([BIN / "hadolint", "Dockerfile"], project)
+    if answers["slurm"]:
+        run([BIN / "shellcheck", "scripts/slurm/train.sbatch"], project)
     run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900)
     assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
 
@@ -93,8 +104,9 @@ def test_variant(answers, tmp_path):
     report_file = tmp_path / "report.json"
     digits = answers["dataset"] == "digits"
     overrides = (DIGITS_OVERRIDES if digits else SAMPLE_DATA_OVERRIDES).get(answers["model"], [])
+    markers = "" if answers in with_distributed_tests() else "not distributed"
     result = run(
-        [sys.executable, ROOT / "tests" / "run_variant.py", report_file, package, *overrides],
+        [sys.executable, ROOT / "tests" / "run_variant.py", report_file, package, markers, *overrides],
         project,
         env={"OMP_NUM_THREADS": "1"},
     )

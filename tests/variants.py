@@ -125,3 +125,14 @@ def variant_id(row: dict[str, Any]) -> str:
     defaults = variants()[0]
     changed = [f"{k}={v}" for k, v in row.items() if v != defaults[k]]
     return "default" if not changed else ",".join(changed)
+
+
+def with_distributed_tests() -> list[dict[str, Any]]:
+    """The variants whose torchrun tests (pytest marker `distributed`) the suite runs: each
+    starts several processes several times, so they run in the first variant of each training
+    style with each kind of loader (tensors in memory, files through DataLoader workers). The
+    SLURM script's test is among them wherever one of these has slurm=yes (asserted)."""
+    chosen: dict[tuple[str, bool], dict[str, Any]] = {}
+    for row in variants():
+        chosen.setdefault((row["framework"], row["dataset"] == "imagefolder"), row)
+    return list(chosen.values())

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from .errors import UserError
+from .project import MODEL
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "model", "config", "classes", "preprocessing")
@@ -70,7 +71,24 @@ def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
         raise UserError(f"{file} is not a checkpoint written by this project")
     if state["format_version"] > FORMAT_VERSION:
         raise UserError(f"{file} was written by a newer version of this project")
+    check_model(state, file)
     return state
+
+
+def check_model(state: dict[str, Any], file: Path) -> None:
+    """Refuse a checkpoint of another model, or one whose head does not match its class names."""
+    saved = state["config"].get("model", {}).get("name")
+    if saved != MODEL:
+        raise UserError(
+            f"{file} holds a {saved} model and this project's model is {MODEL}: use it in a project "
+            f"rendered with model={saved}, or train a {MODEL} here"
+        )
+    head = state["model"].get("head.weight")
+    if head is not None and head.shape[0] != len(state["classes"]):
+        raise UserError(
+            f"{file} does not add up: its head has {head.shape[0]} outputs for {len(state['classes'])} "
+            "class names (was it edited or mixed with another run's?)"
+        )
 
 
 def rng_state() -> dict[str, Any]:

@@ -10,16 +10,28 @@
     python -m <package> doctor
 
 A mistake (a bad key or value, a missing file, a wrong checkpoint) is one line on stderr and
-exit code 2; nothing is overwritten.
+exit code 2; nothing is overwritten. errors.py lists the other exit codes (3: the loss diverged,
+75: stopped by a signal after a checkpoint, to be resumed).
+
+Under torchrun every rank runs this same command line (distributed.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from .errors import UserError
+from .errors import (
+    EXIT_DIVERGED,
+    EXIT_INTERRUPTED,
+    EXIT_REQUEUE,
+    EXIT_USER_ERROR,
+    Diverged,
+    Preempted,
+    UserError,
+)
 from .project import BACKENDS, PACKAGE, PROJECT_NAME
 
 DEFAULT_CONFIGS = {"train": Path("configs/train.yaml"), "finetune": Path("configs/finetune.yaml")}
@@ -74,11 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return say(f"error: {error}", EXIT_USER_ERROR)
+    except Diverged as error:
+        return say(f"error: {error}", EXIT_DIVERGED)
+    except Preempted as error:
+        return say(str(error), EXIT_REQUEUE)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return say("interrupted", EXIT_INTERRUPTED)
+
+
+def say(message: str, code: int) -> int:
+    """One line on stderr (from rank 0 only, when every rank has the same to say) and the code."""
+    rank = int(os.environ.get("RANK", "0"))
+    if rank == 0 or code == EXIT_USER_ERROR:
+        print(f"[rank {rank}] {message}" if rank else message, file=sys.stderr)
+    return code
 
 
 def run(args: argparse.Namespace) -> int:

@@ -72,6 +72,7 @@ class Config:
     precision: str = "auto"  # auto: bf16 (or fp16) autocast on a GPU, fp32 on the CPU; see device.py
     compile: bool = False  # torch.compile the model: faster steps on a GPU after a slower start
     deterministic: bool = False  # deterministic algorithms only, for bitwise-repeatable GPU runs
+    fsdp: bool = False  # under torchrun, shard resnet/vit weights over the ranks (FSDP2); see distributed.py
     resume: str | None = None  # a run folder or checkpoint to continue exactly
     early_stopping: int = 0  # stop after this many epochs without a better val accuracy (0: off)
     data: DataConfig = field(default_factory=DataConfig)

@@ -26,7 +26,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.transforms.v2 import functional as F
 
 from .config import DataConfig
+from .distributed import rank, world_size
 from .errors import UserError
+from .preemption import ignore_stop_signals
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -68,15 +70,18 @@ class DataBundle:
         return DataBundle(train, val, test, self.classes, self.preprocessing, self.augment, device)
 
     def loader(
-        self, split: str, batch_size: int, seed: int = 0, workers: int = 0
+        self, split: str, batch_size: int, seed: int = 0, workers: int = 0, shard: bool = False
     ) -> TensorLoader | FolderLoader:
-        """Batches of one split; the training split's are shuffled, in an order set by seed + epoch."""
+        """Batches of one split; the training split's are shuffled, in an order set by seed + epoch.
+
+        With `shard`, each of torchrun's ranks gets its own part of every epoch (distributed.py).
+        """
         data, train = getattr(self, split), split == "train"
+        ranks = (rank(), world_size()) if shard else (0, 1)
         if isinstance(data, Split):
-            return TensorLoader(
-                data, batch_size, shuffle=train, seed=seed, transform=self.augment if train else None
-            )
-        return FolderLoader(data, batch_size, shuffle=train, seed=seed, workers=workers)
+            augment = self.augment if train else None
+            return TensorLoader(data, batch_size, shuffle=train, seed=seed, transform=augment, ranks=ranks)
+        return FolderLoader(data, batch_size, shuffle=train, seed=seed, workers=workers, ranks=ranks)
 
 
 def tensor_bundle(
@@ -164,11 +169,25 @@ def normalize(split: Split, preprocessing: dict[str, Any]) -> Split:
     return Split((split.x - mean) / std, split.y)
 
 
+def shard(order: torch.Tensor, ranks: tuple[int, int], pad: bool) -> torch.Tensor:
+    """Rank r of n takes every n-th index from the r-th on. With `pad` (training) the order is
+    first lengthened with its own start so that every rank takes as many steps, as
+    DistributedSampler does; without (evaluation) each image is counted exactly once."""
+    index, count = ranks
+    if count == 1:
+        return order
+    if pad and len(order) % count:
+        order = torch.cat([order, order[: count - len(order) % count]])
+    return order[index::count]
+
+
 class TensorLoader:
     """Mini-batches from tensors that already sit on the device.
 
     Each epoch draws one permutation from a generator seeded with `seed + epoch`, so the order
     depends only on the epoch number: a resumed run sees exactly the batches it would have seen.
+    `set_epoch(epoch, skip)` leaves out the epoch's first `skip` batches, for a run resumed from
+    the middle of an epoch.
     """
 
     def __init__(
@@ -178,6 +197,7 @@ class TensorLoader:
         shuffle: bool = False,
         seed: int = 0,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        ranks: tuple[int, int] = (0, 1),
     ):
         if batch_size < 1:
             raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
@@ -186,22 +206,30 @@ class TensorLoader:
         self.shuffle = shuffle
         self.seed = seed
         self.transform = transform
-        self.epoch = 0
+        self.ranks = ranks
+        self.epoch, self.skip = 0, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
 
     def __len__(self) -> int:
-        return math.ceil(len(self.split) / self.batch_size)
+        index, count = self.ranks
+        n = len(self.split)
+        images = math.ceil(n / count) if self.shuffle else len(range(index, n, count))
+        return math.ceil(images / self.batch_size)
 
-    def __iter__(self) -> Iterator[Batch]:
+    def indices(self) -> torch.Tensor:
         n = len(self.split)
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch)
-            order = torch.randperm(n, generator=generator).to(self.split.y.device)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
         else:
-            order = torch.arange(n, device=self.split.y.device)
-        for start in range(0, n, self.batch_size):
+            order = torch.arange(n)
+        return shard(order, self.ranks, pad=self.shuffle)
+
+    def __iter__(self) -> Iterator[Batch]:
+        order = self.indices().to(self.split.y.device)
+        first, self.skip = self.skip * self.batch_size, 0
+        for start in range(first, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             images = self.split.x[index]
             yield (self.transform(images) if self.transform else images), self.split.y[index]
@@ -213,20 +241,32 @@ class FolderLoader:
     Like `TensorLoader`, everything random depends only on `seed + epoch`, so a resumed run
     sees the batches it would have seen: the order (through the sampler) and the workers'
     random augmentations (their seeds come from a generator reset each epoch). That is why the
-    training loader starts its workers each epoch; the others keep theirs alive. (Lightning
-    starts an epoch's workers before the hook that calls `set_epoch`: there, a resume repeats
-    the augmentations exactly only with data.num_workers=0.)
+    workers start with each pass over the data, at its first batch (after `set_epoch`), and
+    end with it. Resuming inside an epoch decodes the skipped batches again, so that the
+    workers' random draws repeat too. The workers leave SIGTERM and SIGUSR1 to the training
+    process (preemption.py), which stops them when it stops; none outlive a pass, so none are
+    left for the interpreter to terminate at exit.
     """
 
     def __init__(
-        self, dataset: Dataset, batch_size: int, shuffle: bool = False, seed: int = 0, workers: int = 2
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        shuffle: bool = False,
+        seed: int = 0,
+        workers: int = 2,
+        ranks: tuple[int, int] = (0, 1),
     ):
         if batch_size < 1:
             raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
-        self.seed = seed
-        # One replica: DistributedSampler is here for its seed + epoch shuffling. (Not named
-        # `sampler`: Lightning would take this loader for a DataLoader and look for more.)
-        self.order = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=shuffle, seed=seed)
+        self.seed, self.skip = seed, 0
+        index, count = ranks
+        # DistributedSampler for its seed + epoch shuffling and its sharding over ranks. (Not
+        # named `sampler`: Lightning would take this loader for a DataLoader and look for more.)
+        if shuffle:
+            self.order = DistributedSampler(dataset, num_replicas=count, rank=index, seed=seed)
+        else:  # evaluation: each image once, no padding
+            self.order = range(index, len(dataset), count)
         self.generator = torch.Generator().manual_seed(seed)
         self.loader = DataLoader(
             dataset,
@@ -234,16 +274,22 @@ class FolderLoader:
             sampler=self.order,
             num_workers=workers,
             pin_memory=torch.cuda.is_available(),
-            persistent_workers=workers > 0 and not shuffle,
             generator=self.generator,
+            worker_init_fn=ignore_stop_signals,
         )
 
-    def set_epoch(self, epoch: int) -> None:
-        self.order.set_epoch(epoch)
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        if isinstance(self.order, DistributedSampler):
+            self.order.set_epoch(epoch)
         self.generator.manual_seed(self.seed + epoch)
+        self.skip = skip
 
     def __len__(self) -> int:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[Batch]:
-        return iter(self.loader)
+        batches, skip = iter(self.loader), self.skip  # the workers start here, at the first batch
+        self.skip = 0
+        for _ in range(skip):
+            next(batches)
+        yield from batches

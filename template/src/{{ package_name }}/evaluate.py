@@ -15,26 +15,30 @@ from .config import Config, config_from_dict
 from .data import DataBundle, FolderLoader, TensorLoader
 from .dataset import load_data
 from .device import pick_device
+from .distributed import is_main, sum_over_ranks
 from .errors import UserError
-from .main_process import is_main_process
 from .model import build_model
 from .plots import plot_confusion_matrix, plot_samples
 
 
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, loader: TensorLoader | FolderLoader, loss_fn: nn.Module
+    model: nn.Module, loader: TensorLoader | FolderLoader, loss_fn: nn.Module, across_ranks: bool = False
 ) -> tuple[float, float]:
-    """Mean loss and accuracy over a loader."""
+    """Mean loss and accuracy over a loader (over every rank's shard of it, `across_ranks`)."""
     model.eval()
     device = next(model.parameters()).device
-    loss_sum, correct, seen = 0.0, 0, 0
+    dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+    totals = torch.zeros(3, dtype=dtype, device=device)  # loss sum, correct, images
     for images, labels in loader:
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         logits = model(images)
-        loss_sum += loss_fn(logits, labels).item() * len(labels)
-        correct += (logits.argmax(dim=1) == labels).sum().item()
-        seen += len(labels)
+        totals[0] += loss_fn(logits, labels).to(dtype) * len(labels)
+        totals[1] += (logits.argmax(dim=1) == labels).sum()
+        totals[2] += len(labels)
+    if across_ranks:
+        sum_over_ranks(totals)
+    loss_sum, correct, seen = totals.tolist()  # waits for the device once
     return loss_sum / seen, correct / seen
 
 
@@ -99,7 +103,7 @@ def report(result: TestResult, data: DataBundle, run_dir: Path, title: str) -> d
     """Print the per-class table and draw the confusion matrix and sample predictions into
     run_dir/plots/; return the figures for summary.json."""
     figures = per_class(result, data.classes)
-    if is_main_process():
+    if is_main():
         print(format_table(figures))
         plots = run_dir / "plots"
         plots.mkdir(exist_ok=True)

@@ -13,9 +13,9 @@ import torch
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, to_dict
 from .data import DataBundle
-from .errors import UserError
+from .distributed import is_main
+from .errors import Diverged, UserError
 from .evaluate import report, test_weights
-from .main_process import is_main_process
 from .plots import plot_curves
 from .project import FRAMEWORK
 from .tracking import CSVTracker
@@ -24,6 +24,7 @@ from .tracking import CSVTracker
 # checkpoints (the optimizer's state, learning rates included, is restored from them).
 FIXED_ON_RESUME = (
     "model",
+    "fsdp",
     "optim",
     "finetune.backbone_lr_scale",
     "data.name",
@@ -95,6 +96,16 @@ def stopped_early(cfg: Config, epochs_done: int, best_epoch: int) -> bool:
     return False
 
 
+def check_finite(totals: torch.Tensor, epoch: int, run_dir: Path) -> None:
+    """Stop before a NaN or infinite loss (`totals[0]`) reaches a checkpoint: the last one
+    written stays the last good one."""
+    if not torch.isfinite(totals[0]):
+        raise Diverged(
+            f"the training loss became {totals[0].item()} in epoch {epoch + 1}: stopped; "
+            f"{run_dir}/checkpoints/ keeps the last good state (lower optim.lr, or check the data)"
+        )
+
+
 def make_run_dir(cfg: Config) -> Path:
     """runs/<run_name>, or runs/<time>-<model> (with -2, -3... if that exists already)."""
     root = Path(cfg.runs_dir)
@@ -127,7 +138,7 @@ def finish(
     history = {key: tracker.history(key) for key in tracker.rows[0]} if tracker.rows else {}
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
     (run_dir / "plots").mkdir(exist_ok=True)
-    if history and is_main_process():
+    if history and is_main():
         plot_curves(history, run_dir / "plots" / "curves.png", title=title)
     figures = report(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
 

@@ -1,0 +1,194 @@
+"""Training on several processes at once, started by torchrun:
+
+    torchrun --nproc_per_node=4 -m <package> train ...         # one machine, 4 GPUs (or CPU processes)
+    sbatch scripts/slurm/train.sbatch ...                       # several machines (when rendered)
+
+torchrun starts one process per device and tells each its place in environment variables
+(RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR...). `session()` joins them into one process group:
+NCCL between CUDA GPUs, XCCL between Intel GPUs, gloo on CPUs. Then:
+
+- each process (a "rank") trains on its own shard of every epoch's batches (`data.py`), with
+  `data.batch_size` images per step: the global batch is `data.batch_size` times the ranks;
+- DistributedDataParallel averages the gradients, so every rank holds the same weights;
+- the epoch's loss and accuracy are summed over all ranks before they are logged;
+- rank 0 alone writes the run folder (config, metrics, checkpoints, plots) and prints.
+
+With `fsdp=true` (resnet and vit), the model's weights, gradients and optimizer state are
+sharded over the ranks instead (FSDP2's `fully_shard`, block by block as model.py's
+`shard_units` says), for models too big for one GPU's memory; checkpoints still hold the whole
+model, gathered on rank 0. Small models (simplenet, cnn) fit on one GPU: DDP is faster for them.
+
+Without torchrun (WORLD_SIZE unset) all of this is a no-op: one process, rank 0 of 1.
+If one rank fails, torchrun stops the others; a rank that waits on a collective operation
+longer than TIMEOUT gives up with an error instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
+from torch.distributed.fsdp import FSDPModule, fully_shard
+
+from . import model as architecture
+from .errors import UserError
+
+TIMEOUT = timedelta(minutes=10)  # longest wait on the other ranks (a slow checkpoint write included)
+BACKENDS = {"cuda": "nccl", "xpu": "xccl"}  # every other device: gloo
+
+
+def launched() -> bool:
+    """Whether this process is one of several that torchrun started."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def is_main() -> bool:
+    """Rank 0: the one process that writes files, prints, tracks and plots."""
+    return rank() == 0
+
+
+def interactive() -> bool:
+    """Progress bars are for a person at a terminal: not in CI, a log file or another rank."""
+    return is_main() and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextlib.contextmanager
+def session(device: torch.device) -> Iterator[torch.device]:
+    """Join the process group torchrun set up (if any) for the duration of a run; yields this
+    process's device: the GPU numbered LOCAL_RANK on its machine, or `device` as it is."""
+    if not launched() or dist.is_initialized():
+        yield device
+        return
+    if device.type in BACKENDS:
+        device = torch.device(device.type, int(os.environ.get("LOCAL_RANK", "0")))
+        getattr(torch, device.type).set_device(device)
+    dist.init_process_group(BACKENDS.get(device.type, "gloo"), timeout=TIMEOUT)
+    try:
+        yield device
+    finally:
+        dist.destroy_process_group()
+
+
+def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, fsdp: bool) -> nn.Module:
+    """The model as the training steps call it: in DistributedDataParallel across ranks, or
+    sharded in place with FSDP2 (`fsdp`). Build the optimizer after this.
+
+    `find_unused_parameters` is for epochs with a frozen backbone, whose weights get no gradients.
+    """
+    check_shardable(fsdp, model)
+    if not dist.is_initialized():
+        return model
+    if fsdp:
+        shard(model)
+        return model
+    device_ids = [device.index] if device.type in BACKENDS else None
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, find_unused_parameters=find_unused_parameters
+    )
+
+
+def check_shardable(fsdp: bool, model: nn.Module) -> None:
+    """fsdp=true is for the models that name their shard units (resnet, vit)."""
+    if fsdp and not hasattr(architecture, "shard_units"):
+        raise UserError(
+            f"fsdp=true shards big models (resnet, vit); {type(model).__name__} fits on one GPU, "
+            "so leave fsdp=false and torchrun trains it with DDP"
+        )
+
+
+def shard(model: nn.Module, mesh: Any = None) -> None:
+    """FSDP2: shard the model's blocks (model.py's `shard_units`), then the rest, in place."""
+    for unit in architecture.shard_units(model):
+        fully_shard(unit, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+
+
+def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model's and the optimizer's state for a checkpoint. Sharded (FSDP), they are gathered
+    on rank 0 (on the CPU) and empty elsewhere: every rank calls this, rank 0 saves."""
+    if not isinstance(model, FSDPModule):
+        return model.state_dict(), optimizer.state_dict()
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    return get_model_state_dict(model, options=options), get_optimizer_state_dict(
+        model, optimizer, options=options
+    )
+
+
+def load_full_state(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    weights: dict[str, Any],
+    optimizer_state: dict[str, Any],
+) -> None:
+    """The inverse of `full_state`, from a checkpoint every rank has read."""
+    if not isinstance(model, FSDPModule):
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(optimizer_state)
+        return
+    options = StateDictOptions(full_state_dict=True)
+    set_model_state_dict(model, weights, options=options)
+    set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
+
+
+def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of `values` over all ranks (the values themselves on one process)."""
+    if dist.is_initialized():
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank when `flag` is true on at least one of them."""
+    if not dist.is_initialized():
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def from_main(value: Any) -> Any:
+    """Rank 0's `value` on every rank (a run folder's path, a summary)."""
+    if not dist.is_initialized():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def share_buffers(model: nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm's running statistics) to every rank.
+
+    DistributedDataParallel does so before each training step, so after the last step each rank
+    still holds the statistics of its own last batch; this makes the model the same everywhere
+    before it is validated and saved.
+    """
+    if dist.is_initialized():
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()

@@ -1,0 +1,67 @@
+"""Stopping cleanly when the machine is taken away: SIGTERM or SIGUSR1.
+
+A scheduler that preempts a job, or ends it at its time limit, first sends a signal (SLURM:
+SIGTERM, or the signal `#SBATCH --signal` names, here SIGUSR1; Kubernetes and `docker stop`:
+SIGTERM). Training then finishes the step it is in, writes `checkpoints/last.pt` with the
+position inside the epoch, and exits with code 75 (EXIT_REQUEUE). `resume=runs/<run>` continues
+from that step and ends with the weights an uninterrupted run ends with, bit for bit.
+scripts/slurm/train.sbatch turns the signal into a requeue of the job.
+
+Across torchrun's ranks the signal may reach each process at a different step, so every step
+asks all ranks whether one of them has it; all of them stop after the same step.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import Any
+
+import torch
+
+from .distributed import any_rank
+from .errors import Preempted
+
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
+
+
+def ignore_stop_signals(worker_id: int) -> None:
+    """For DataLoader workers: a scheduler signals every process of the job (torchrun and SLURM
+    signal whole process groups), but the training process decides when to stop; it ends its
+    workers itself."""
+    for number in SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+
+
+class StopSignal:
+    """While active (`with StopSignal() as stop:`), SIGTERM and SIGUSR1 set `stop.received`
+    instead of ending the process; `stop.requested(device)` is checked after each step."""
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignal:
+        for number in SIGNALS:
+            self.previous[number] = signal.signal(number, self.handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+    def handle(self, number: int, frame: FrameType | None) -> None:
+        if self.received is None:
+            self.received = signal.Signals(number).name
+            print(f"{self.received}: saving a checkpoint after this step", file=sys.stderr, flush=True)
+
+    def requested(self, device: torch.device) -> bool:
+        return any_rank(self.received is not None, device)
+
+    def stopped(self, step: int, epoch: int, batch: int, run_dir: object) -> Preempted:
+        """The exception that ends the run once its checkpoint is written."""
+        return Preempted(
+            f"stopped by {self.received or 'a signal to another rank'} at step {step} (epoch {epoch + 1}, "
+            f"batch {batch}); continue with: train resume={run_dir}"
+        )
