@@ -104,8 +104,11 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
         shard(model)
         return model
     device_ids = [device.index] if device.type in BACKENDS else None
+    # Buffers (BatchNorm's statistics) are shared once an epoch (share_buffers) rather than
+    # broadcast before every forward pass: validation shards can differ by a batch between
+    # ranks, and a collective inside those forward passes would wait forever.
     return nn.parallel.DistributedDataParallel(
-        model, device_ids=device_ids, find_unused_parameters=find_unused_parameters
+        model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=find_unused_parameters
     )
 
 
@@ -180,9 +183,8 @@ def from_main(value: Any) -> Any:
 def share_buffers(model: nn.Module) -> None:
     """Copy rank 0's buffers (BatchNorm's running statistics) to every rank.
 
-    DistributedDataParallel does so before each training step, so after the last step each rank
-    still holds the statistics of its own last batch; this makes the model the same everywhere
-    before it is validated and saved.
+    Each rank updates them from its own batches during an epoch; this makes the model the same
+    everywhere before it is validated and saved.
     """
     if dist.is_initialized():
         for buffer in model.buffers():
