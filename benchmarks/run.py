@@ -174,7 +174,9 @@ def main() -> None:
     batches = (128, 512) if args.quick else (128, 512, 2048)
     report["lightning_vs_plain"] = quietly(lightning_vs_plain.measure, 2 if args.quick else 3, 2, batches)
     report["tensor_loader"] = quietly(tensor_loader.measure, 3 if args.quick else 7)
-    report["tensor_loader"]["mnist_sized"] = quietly(tensor_loader.measure_mnist_sized, 2 if args.quick else 3)
+    report["tensor_loader"]["mnist_sized"] = quietly(
+        tensor_loader.measure_mnist_sized, 2 if args.quick else 3
+    )
     report["transfer"] = json.loads(TRANSFER_RECORD.read_text()) if TRANSFER_RECORD.exists() else None
     report["suite"] = json.loads(SUITE_RECORD.read_text()) if SUITE_RECORD.exists() else None
     report["benchmark_seconds"] = time.perf_counter() - started

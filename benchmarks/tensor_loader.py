@@ -146,8 +146,12 @@ def measure_mnist_sized(rounds: int = 3, batch: int = 128) -> dict:
         per_image = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.13], [0.31]), shift])
         loaders = {
             "tensor_loader": TensorLoader(Split(images, labels), batch, shuffle=True, transform=shift),
-            "dataloader_tensordataset": DataLoader(TensorDataset(images, labels), batch_size=batch, shuffle=True),
-            "dataloader_per_sample": DataLoader(PerSample(raw, labels, per_image), batch_size=batch, shuffle=True),
+            "dataloader_tensordataset": DataLoader(
+                TensorDataset(images, labels), batch_size=batch, shuffle=True
+            ),
+            "dataloader_per_sample": DataLoader(
+                PerSample(raw, labels, per_image), batch_size=batch, shuffle=True
+            ),
         }
         rows = []
         for _ in range(rounds):

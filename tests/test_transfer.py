@@ -26,7 +26,8 @@ common = ["device=cpu", "data.classes=[5,6,7,8,9]", "data.train_size=25", "epoch
 assert main(["train", "run_name=pretrain", "data.classes=[0,1,2,3,4]", "device=cpu"]) == 0
 assert main(["finetune", "runs/pretrain", "run_name=finetuned", "finetune.freeze_epochs=10", *common]) == 0
 assert main(["train", "run_name=scratch", *common]) == 0
-print(json.dumps({run: json.load(open(f"runs/{run}/summary.json")) for run in ("pretrain", "finetuned", "scratch")}))
+runs = ("pretrain", "finetuned", "scratch")
+print(json.dumps({run: json.load(open(f"runs/{run}/summary.json")) for run in runs}))
 """
 
 # What the fine-tuned run reaches (it measured 0.54 here; from scratch, 0.26).
@@ -43,5 +44,7 @@ def test_a_frozen_pretrained_backbone_beats_training_from_scratch_on_few_images(
     assert finetuned["test_accuracy"] >= MIN_FINETUNED_ACCURACY
     assert finetuned["test_accuracy"] > scratch["test_accuracy"] + 0.1, (finetuned, scratch)
     (ROOT / "build").mkdir(exist_ok=True)
-    figures = {k: {"test_accuracy": v["test_accuracy"], "classes": v["classes"]} for k, v in summaries.items()}
+    figures = {
+        k: {"test_accuracy": v["test_accuracy"], "classes": v["classes"]} for k, v in summaries.items()
+    }
     (ROOT / "build" / "transfer.json").write_text(json.dumps(figures, indent=2) + "\n")

@@ -93,7 +93,9 @@ def accepted(row: dict[str, Any], others: dict[str, list[Any]]) -> dict[str, Any
 
 def variants() -> list[dict[str, Any]]:
     all_axes = axes()
-    rows = [dict(zip(CROSSED, combo, strict=True)) for combo in itertools.product(*(all_axes[k] for k in CROSSED))]
+    rows = [
+        dict(zip(CROSSED, combo, strict=True)) for combo in itertools.product(*(all_axes[k] for k in CROSSED))
+    ]
     first, second = PAIRED
     for row in rows:
         row[first] = all_axes[first][0]
