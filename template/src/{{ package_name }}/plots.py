@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no window, works on servers and in CI
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import torch
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def plot_curves(history: dict[str, list[float]], path: str | Path, title: str) -
         axis.plot(epochs, history[f"train_{metric}"], marker="o", label="train")
         axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)
         axis.legend()
