@@ -11,8 +11,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no window, works on servers and in CI
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import torch
+from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from .data import DataBundle
