@@ -9,7 +9,6 @@ the resolved config, the class names and the preprocessing.
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ def read_torch_file(file: Path) -> dict[str, Any]:
     """A dict saved with torch.save, read without unpickling code; a damaged file is a UserError."""
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+    except Exception as error:  # damaged bytes fail in many ways (unpickling, zip, index errors)
         raise UserError(
             f"{file} is not a readable checkpoint: damaged, cut short, or not written by torch.save "
             f"({type(error).__name__})"
@@ -92,8 +91,14 @@ def check_model(state: dict[str, Any], file: Path) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    return {"torch": torch.get_rng_state()}
+    """The random state of the CPU and of the accelerator (CUDA/ROCm: dropout masks on the GPU)."""
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -91,6 +91,16 @@ def session(device: torch.device) -> Iterator[torch.device]:
         dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def main_first() -> Iterator[None]:
+    """Rank 0 goes first (say, downloading a dataset into data/), the others once it is done."""
+    if dist.is_initialized() and not is_main():
+        dist.barrier()
+    yield
+    if dist.is_initialized() and is_main():
+        dist.barrier()
+
+
 def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, fsdp: bool) -> nn.Module:
     """The model as the training steps call it: in DistributedDataParallel across ranks, or
     sharded in place with FSDP2 (`fsdp`). Build the optimizer after this.
@@ -172,7 +182,7 @@ def any_rank(flag: bool, device: torch.device) -> bool:
 
 
 def from_main(value: Any) -> Any:
-    """Rank 0's `value` on every rank (a run folder's path, a summary)."""
+    """Rank 0's `value` on every rank (the new run folder's path)."""
     if not dist.is_initialized():
         return value
     box = [value]

@@ -13,6 +13,7 @@ asks all ranks whether one of them has it; all of them stop after the same step.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -54,7 +55,11 @@ class StopSignal:
     def handle(self, number: int, frame: FrameType | None) -> None:
         if self.received is None:
             self.received = signal.Signals(number).name
-            print(f"{self.received}: saving a checkpoint after this step", file=sys.stderr, flush=True)
+            message = f"{self.received}: saving a checkpoint after this step\n"
+            try:  # os.write, not print: the handler may interrupt a print (a progress bar) under way
+                os.write(sys.stderr.fileno(), message.encode())
+            except (AttributeError, OSError):  # stderr without a file descriptor (captured output)
+                sys.stderr.write(message)
 
     def requested(self, device: torch.device) -> bool:
         return any_rank(self.received is not None, device)

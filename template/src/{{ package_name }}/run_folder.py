@@ -4,6 +4,7 @@ when training ends."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import torch
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, to_dict
 from .data import DataBundle
-from .distributed import is_main
+from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import report, test_weights
 from .plots import plot_curves
@@ -76,9 +77,27 @@ def open_resume(resume: str, overrides: list[str] | None) -> tuple[Path, Path, d
             f"resume continues {checkpoint.parent.parent} as it was: {', '.join(changed)} cannot change "
             "(start a new run, or `finetune` from this one)"
         )
+    if state.get("batch"):  # stopped inside an epoch: the rest of it must be the same batches
+        moved = [key for key in ("seed", "data.batch_size") if pick(before, key) != pick(after, key)]
+        if moved:
+            raise UserError(
+                f"{checkpoint} stopped inside an epoch: {', '.join(moved)} cannot change "
+                "until that epoch is done"
+            )
     if cfg.optim.scheduler == "cosine" and cfg.epochs != saved.epochs:
         raise UserError("epochs cannot change on resume with optim.scheduler=cosine (its length is fixed)")
     return checkpoint.parent.parent, checkpoint, state, cfg
+
+
+def check_ranks(state: dict[str, Any], run_dir: Path) -> None:
+    """A run stopped inside an epoch continues on as many processes as it had: each one's shard
+    of the epoch, and how far it got, depend on that number."""
+    ranks = state.get("world_size", 1)
+    if state.get("batch") and ranks != world_size():
+        raise UserError(
+            f"{run_dir} stopped inside an epoch on {ranks} process(es): resume it on {ranks} "
+            f"(torchrun --nproc_per_node={ranks} ..., or no torchrun for 1)"
+        )
 
 
 def pick(values: dict[str, Any], dotted: str) -> Any:
@@ -96,12 +115,12 @@ def stopped_early(cfg: Config, epochs_done: int, best_epoch: int) -> bool:
     return False
 
 
-def check_finite(totals: torch.Tensor, epoch: int, run_dir: Path) -> None:
-    """Stop before a NaN or infinite loss (`totals[0]`) reaches a checkpoint: the last one
-    written stays the last good one."""
-    if not torch.isfinite(totals[0]):
+def check_finite(value: float, epoch: int, run_dir: Path, what: str = "training loss") -> None:
+    """Stop before a NaN or infinite loss reaches a checkpoint: the last one written stays the
+    last good one. (The validation loss is checked too: it sees the weights after the last step.)"""
+    if not math.isfinite(value):
         raise Diverged(
-            f"the training loss became {totals[0].item()} in epoch {epoch + 1}: stopped; "
+            f"the {what} became {value} in epoch {epoch + 1}: stopped; "
             f"{run_dir}/checkpoints/ keeps the last good state (lower optim.lr, or check the data)"
         )
 
