@@ -27,11 +27,12 @@ from .errors import UserError
 from .project import PACKAGE, TORCH_BACKEND
 
 
-def pick_device(name: str = "auto") -> torch.device:
+def pick_device(name: str = "auto", warn: bool = True) -> torch.device:
+    """The device `name` asks for; with `warn`, a GPU project on a machine without one says so."""
     if name == "auto":
         if torch.accelerator.is_available():
             return torch.accelerator.current_accelerator()
-        if TORCH_BACKEND not in ("cpu", "auto"):
+        if warn and TORCH_BACKEND not in ("cpu", "auto"):
             print(
                 f"warning: this project targets {TORCH_BACKEND} but torch finds no GPU here, so it "
                 f"trains on the CPU; `python -m {PACKAGE} doctor` tells why",
