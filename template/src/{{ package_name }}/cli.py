@@ -112,12 +112,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command in ("train", "finetune"):
         from .config import load_config
-        from .train import fit
 
         config_file = args.config or existing(DEFAULT_CONFIGS[args.command])
         cfg = load_config(config_file, args.overrides)
         if args.command == "finetune":
             cfg.finetune.checkpoint = args.checkpoint
+        from .train import fit  # after the config is checked: a mistake answers before Lightning loads
+
         fit(cfg, args.overrides)
         return 0
 

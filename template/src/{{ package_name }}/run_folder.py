@@ -11,13 +11,13 @@ from typing import Any
 
 import torch
 
+from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, to_dict
 from .data import DataBundle
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import report, test_weights
-from .plots import plot_curves
 from .project import FRAMEWORK
 from .tracking import CSVTracker
 
@@ -158,7 +158,7 @@ def finish(
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
     (run_dir / "plots").mkdir(exist_ok=True)
     if history and is_main():
-        plot_curves(history, run_dir / "plots" / "curves.png", title=title)
+        plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
     figures = report(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
 
     epochs_done = len(tracker.rows)
