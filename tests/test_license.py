@@ -3,9 +3,8 @@ in its copyright line, and pyproject.toml declares the same SPDX id (PEP 639).""
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
+import tomllib
 from conftest import render
 from packaging.licenses import canonicalize_license_expression
 from variants import choice_values, copier_config
