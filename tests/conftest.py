@@ -10,25 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
+from plan import render as render  # the tests' way to render a variant
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the dev environment's tools: ruff, pre-commit, ...
-
-
-def render(dst: Path, answers: dict[str, Any] | None = None) -> Path:
-    """`copier copy --trust --defaults` of this checkout (with uncommitted changes) into dst."""
-    copier.run_copy(
-        str(ROOT),
-        dst,
-        data=dict(answers or {}),
-        defaults=True,
-        unsafe=True,  # the git-init task
-        vcs_ref="HEAD",
-        quiet=True,
-    )
-    return dst
 
 
 def run(
@@ -55,6 +41,24 @@ def run(
 def default_project(tmp_path_factory) -> Path:
     """The default project, rendered once per test process."""
     return render(tmp_path_factory.mktemp("default") / "digit-lab", {"project_name": "Digit Lab"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lane",
+        choices=["all", "check"],
+        default="all",
+        help="check: only the fast lane (make check), the default and one Lightning variant, fully",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast lane keeps only the steps of its variants."""
+    if config.getoption("lane") != "check":
+        return
+    kept = [item for item in items if "variant" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
 
 
 # --- the suite's wall time, for benchmarks/run.py: recorded after a full run (`make test`)
