@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,6 +60,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     kept = [item for item in items if "variant" in getattr(item, "fixturenames", ())]
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
     items[:] = kept
+
+
+# --- xdist: a variant's steps go to one worker, one after the other
+
+VARIANT_STEP = re.compile(r"^tests/test_variants\.py::\w+\[(?P<variant>.+)\]$")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup`, grouping each variant's steps (test_variants.py's parametrized tests,
+    marked xdist_group by their variant's id) into one unit of work. xdist's own loadgroup reads
+    the mark through a node attribute pytest 9 no longer has, so the group is read from the id."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class VariantScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            match = VARIANT_STEP.match(nodeid)
+            return f"variant {match['variant']}" if match else super()._split_scope(nodeid)
+
+    return VariantScheduling(config, log)
 
 
 # --- the suite's wall time, for benchmarks/run.py: recorded after a full run (`make test`)

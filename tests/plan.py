@@ -30,7 +30,6 @@ import ast
 import fcntl
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import copier
+from plumbum import local
 from variants import ROOT, variant_id, variants, with_distributed_tests
 
 CACHE = ROOT / "build" / "variants"
@@ -64,16 +64,10 @@ def render(dst: Path, answers: dict[str, Any] | None = None) -> Path:
 
 def render_apart(dst: Path, answers: dict[str, Any]) -> Path:
     """render() into a folder inside this repository (build/) as if it were outside one: git
-    looks no further up than dst's parent, so the git-init task makes the project's first commit."""
-    before = os.environ.get("GIT_CEILING_DIRECTORIES")
-    os.environ["GIT_CEILING_DIRECTORIES"] = str(dst.parent)
-    try:
+    looks no further up than dst's parent, so the git-init task makes the project's first commit.
+    (Copier runs tasks with plumbum's copy of the environment, so the variable goes there.)"""
+    with local.env(GIT_CEILING_DIRECTORIES=str(dst.parent)):
         return render(dst, answers)
-    finally:
-        if before is None:
-            del os.environ["GIT_CEILING_DIRECTORIES"]
-        else:
-            os.environ["GIT_CEILING_DIRECTORIES"] = before
 
 
 @cache
