@@ -87,10 +87,13 @@ def test_the_longest_names_render_a_project_that_lints_clean(tmp_path):
 
 def project_requirements() -> list[str]:
     """Every distribution a project may depend on: pyproject.toml's, with both frameworks and
-    every tracker, and the dev extra."""
+    every tracker, and the dev tools."""
     text = (ROOT / "template" / "pyproject.toml.jinja").read_text()
-    names = re.findall(r'^\s*"([A-Za-z0-9][A-Za-z0-9._-]*)[^"{]*",?$', text, flags=re.MULTILINE)
-    names += re.findall(r'"([A-Za-z0-9][A-Za-z0-9._-]*)[=<>~!][^"]*"', text.split("optional-dependencies")[1])
+    dependencies = text.split("\ndependencies = [", 1)[1].split("\n]", 1)[0]
+    names = re.findall(r'^\s*"([A-Za-z0-9][A-Za-z0-9._-]*)[^"{]*",?$', dependencies, flags=re.MULTILINE)
+    dev = re.search(r"^dev = \[(.*)\]$", text, flags=re.MULTILINE)
+    assert dev, "pyproject.toml.jinja lists its dev tools as dev = [...]"
+    names += re.findall(r'"([A-Za-z0-9][A-Za-z0-9._-]*)[=<>~!][^"]*"', dev.group(1))
     names += ["lightning", "tqdm"]  # one of the two, whichever framework
     trackers = yaml.safe_load(str(copier_config()["tracker_packages"]["default"]))
     if isinstance(trackers, str):
