@@ -48,7 +48,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog=f"python -m {PACKAGE}", description=f"{PROJECT_NAME}: train and use models.")
+    parser = Parser(prog=program(), description=f"{PROJECT_NAME}: train and use models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = commands.add_parser("train", help="train a model (or resume=runs/<run> to continue one)")
@@ -96,6 +96,13 @@ def stop_now(number: int, frame: FrameType | None) -> None:
     raise StoppedOutsideTraining(signal.Signals(number).name)
 
 
+def program() -> str:
+    """How the user started this: the console script's name, or `python -m <package>`."""
+    name = Path(sys.argv[0]).name
+    script = name and name != "-c" and not name.endswith(".py")  # not `python -m`, `-c` or a file
+    return name if script else f"python -m {PACKAGE}"
+
+
 def main(argv: list[str] | None = None) -> int:
     # First of all, so that a scheduler's signal during start-up also ends in exit code 75
     # (training itself takes the signals over to stop after a step: preemption.py).
@@ -110,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         return say(str(error), EXIT_REQUEUE)
     except StoppedOutsideTraining as error:
         return say(f"stopped by {error} before training began or after it ended: run it again", EXIT_REQUEUE)
+    except ModuleNotFoundError as error:  # e.g. a tracker added by `copier update`, not installed yet
+        return say(
+            f"error: the module '{error.name}' is not installed here: run `python bootstrap.py` again "
+            "(pyproject.toml lists what the project needs)",
+            EXIT_USER_ERROR,
+        )
     except OSError as error:  # a full disk, a read-only folder, a path through a file, a name too long
         message, code = describe_os_error(error)
         return say(f"error: {message}", code)

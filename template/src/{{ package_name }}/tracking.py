@@ -30,8 +30,7 @@ class CSVTracker:
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
         if resume_epoch is not None and self.path.exists():
-            with open(self.path, newline="") as file:
-                self.rows = [row for row in csv.DictReader(file) if int(row["epoch"]) <= resume_epoch]
+            self.rows = readable_rows(self.path, resume_epoch)
             self.rewrite()
 
     def log(self, row: dict[str, Any]) -> None:
@@ -51,6 +50,18 @@ class CSVTracker:
 
     def close(self, summary: dict[str, Any]) -> None:
         """The run is over: trackers with a store of their own record its final figures."""
+
+
+def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
+    """The rows of epochs up to `up_to_epoch`; rows that are cut short or edited beyond reading
+    are left out (the checkpoint, not this file, is what a resumed run continues from)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    whole = [row for row in rows if None not in row.values() and None not in row]
+    return [row for row in whole if row.get("epoch", "").isdigit() and int(row["epoch"]) <= up_to_epoch]
 
 
 def scalars(row: dict[str, Any]) -> dict[str, float]:
