@@ -20,7 +20,7 @@ exception: they start several processes several times, so they run in the varian
 
 Computing the plan needs every variant rendered (about a second each). The renders and the
 plan are cached under build/variants/<hash>/, keyed by a hash of what a render depends on
-(template/, copier.yml, hooks/, the variants, this file, copier's version and HEAD); the first
+(template/, copier.yml, hooks/, the variants, this file, copier's version); the first
 process that needs them makes them while holding a file lock, the others wait and read them.
 """
 
@@ -32,7 +32,6 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -73,9 +72,7 @@ def render_apart(dst: Path, answers: dict[str, Any]) -> Path:
 @cache
 def inputs_hash() -> str:
     """A hash of everything a variant's render depends on."""
-    digest = hashlib.sha256()
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    digest.update(f"copier {copier.__version__} HEAD {head.stdout.strip()}\n".encode())
+    digest = hashlib.sha256(f"copier {copier.__version__}\n".encode())
     for name in INPUTS:
         path = ROOT / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
