@@ -172,8 +172,11 @@ def units_of(file: Path) -> tuple[Unit, ...]:
                     defines.add(sub.id)
             elif isinstance(sub, ast.arg):
                 uses.add(sub.arg)  # a fixture asks for fixtures by its arguments' names
-            elif isinstance(sub, ast.Constant) and (code := code_in_string(sub.value)) is not None:
-                todo.append(code)
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                if sub.value.isidentifier():
+                    uses.add(sub.value)  # request.getfixturevalue("x"), usefixtures("x"), getattr
+                elif (code := code_in_string(sub.value)) is not None:
+                    todo.append(code)
             todo.extend(ast.iter_child_nodes(sub))
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
         segment = "".join(lines[first - 1 : node.end_lineno])
