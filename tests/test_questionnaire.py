@@ -53,6 +53,8 @@ def refusal(answers: dict[str, str], tmp_path) -> str:
         ({"description": "two\nlines"}, "Keep the description on one line"),
         ({"torch_backend": "cu999"}, "Invalid choice"),
         ({"python_version": "3.9"}, "Invalid choice"),
+        ({"license": "GPL"}, "Invalid choice"),
+        ({"copyright_year": "next year"}, "'next year' is not a year; type one like 2026"),
     ],
 )
 def test_bad_answers_are_refused_with_what_to_type(answers, expected, tmp_path):

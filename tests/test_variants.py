@@ -192,6 +192,9 @@ def test_lint(variant):
     if answers["ci"] == "github":
         workflow = ".github/workflows/ci.yml"
         run([BIN / "check-jsonschema", "--builtin-schema", "vendor.github-workflows", workflow], project)
+        dependabot = ".github/dependabot.yml"
+        run([BIN / "check-jsonschema", "--builtin-schema", "vendor.dependabot", dependabot], project)
+        run([BIN / "zizmor", "--offline", "--persona=pedantic", ".github"], project)  # 0 findings
     if answers["ci"] == "gitlab":
         run([BIN / "check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"], project)
     if answers["docker"]:

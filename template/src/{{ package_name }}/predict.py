@@ -9,6 +9,7 @@ go to a CSV file.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from torchvision.transforms.v2 import functional as F
 
 from .checkpoint import load_checkpoint
 from .errors import UserError
+from .files import check_output, write_text
 from .model import ModelConfig, build_model
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -79,13 +81,24 @@ def predict(checkpoint: str | Path, inputs: list[str], top_k: int = 3) -> list[d
     return rows
 
 
+HEADER = "file,class_1,probability_1"  # how a predictions file of this project begins
+
+
+def check_csv_output(output: Path) -> Path:
+    """A path write_csv may write: new, or an earlier predictions file (files.check_output)."""
+    return check_output(output, "predictions .csv", is_predictions)
+
+
+def is_predictions(path: Path) -> bool:
+    with open(path, "rb") as file:
+        return file.read(len(HEADER)) == HEADER.encode()
+
+
 def write_csv(rows: list[dict[str, Any]], output: str | Path) -> Path:
-    output = Path(output)
-    if output.is_dir():
-        raise UserError(f"--output {output} is a folder: name a .csv file")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    output = check_csv_output(Path(output))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(output, text.getvalue())
     return output
