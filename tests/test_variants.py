@@ -28,7 +28,8 @@ from conftest import BIN, ROOT, render, run
 from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants, with_distributed_tests
 
 ROWS = variants()
-JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+# `${{ ... }}` is a GitHub Actions expression, not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 # A key, token or password written out: no question asks for one, and no file may hold one.
 SECRET = re.compile(r"(api[_-]?key|token|secret|password)['\"]?\s*[:=]\s*['\"]?[\w\-]{16,}", re.IGNORECASE)
 # Every variant trains the default config on its dataset; those that download train on the
