@@ -190,14 +190,18 @@ class Subject:
     def __init__(self, project: Path):
         self.project = project
         self.package = package_of(project)
-        self.others = {p.name: p for p in rendered_files(project) if p.suffix != ".py"}
+        self.others: dict[str, list[Path]] = {}  # a name -> the rendered non-Python files of that name
+        for path in rendered_files(project):
+            if path.suffix != ".py":
+                self.others.setdefault(path.name, []).append(path)
         names = "|".join(sorted(map(re.escape, self.others), key=len, reverse=True))
         self.mentions = re.compile(rf"(?<![\w.-])({names})(?![\w.-])")
         self.reached: dict[Path, set[int]] = {}  # a Python file -> its units reached
         self.whole: set[Path] = set()  # other files (configs, scripts), reached whole
-        self.todo: list[tuple[Path, str, str | None]] = []
+        # (a Python file, a name it defines): None for all of it, "__init__" for what runs on import
+        self.todo: list[tuple[Path, str | None]] = []
 
-    def module(self, dotted: str) -> tuple[Path, str] | None:
+    def module(self, dotted: str) -> Path | None:
         """The rendered file of a module: the package's (src/) or a helper of tests/."""
         parts = dotted.split(".")
         if parts[0] == self.package:
@@ -208,7 +212,7 @@ class Subject:
             return None
         for candidate in (base / "__init__.py", base.with_suffix(".py")):
             if candidate.is_file():
-                return candidate, dotted
+                return candidate
         return None
 
     def reach(self, dotted: str, name: str | None) -> None:
@@ -216,30 +220,27 @@ class Subject:
         parts = dotted.split(".")
         for end in range(1, len(parts)):  # the packages on the way run first
             if found := self.module(".".join(parts[:end])):
-                self.todo.append((*found, "__init__"))
+                self.todo.append((found, "__init__"))
         if name is not None and (found := self.module(f"{dotted}.{name}")):
-            self.todo.append((*found, None))  # `from package import module`
+            self.todo.append((found, None))  # `from package import module`
             name = "__init__"
         if found := self.module(dotted):
-            self.todo.append((*found, name))
-
-    def add_file(self, file: Path) -> None:
-        self.todo.append((file, file.stem, None))
+            self.todo.append((found, name))
 
     def texts(self, source: str) -> None:
         """What a piece of text names: `-m <package>`, other rendered files."""
         if re.search(rf"-m\W{{0,4}}{self.package}\b", source):
             self.reach(f"{self.package}.__main__", None)
         for name in set(self.mentions.findall(source)):
-            other = self.others[name]
-            if other not in self.whole:
-                self.whole.add(other)
-                if other.suffix in (".sh", ".sbatch"):  # a script: what it runs
-                    self.texts(other.read_text())
+            for other in self.others[name]:
+                if other not in self.whole:
+                    self.whole.add(other)
+                    if other.suffix in (".sh", ".sbatch"):  # a script: what it runs
+                        self.texts(other.read_text())
 
     def solve(self) -> Subject:
         while self.todo:
-            file, module, name = self.todo.pop()
+            file, name = self.todo.pop()
             units = units_of(file)
             chosen = self.reached.setdefault(file, set())
             before = set(chosen)
@@ -251,14 +252,14 @@ class Subject:
                 for base, imported in units[i].imports:
                     self.reach(base, imported)
                 self.texts(units[i].source)
-                self.follow_uses(file, module, units, chosen, i)
+                self.follow_uses(file, units, chosen, i)
         return self
 
-    def follow_uses(self, file: Path, module: str, units: tuple[Unit, ...], chosen: set[int], i: int) -> None:
+    def follow_uses(self, file: Path, units: tuple[Unit, ...], chosen: set[int], i: int) -> None:
         """A chosen statement's uses of names defined elsewhere in its module join the subject."""
         for j, other in enumerate(units):
             if j not in chosen:
-                self.todo += [(file, module, name) for name in other.defines & units[i].uses]
+                self.todo += [(file, name) for name in other.defines & units[i].uses]
 
     def digest(self) -> str:
         digest = hashlib.sha256()
@@ -291,13 +292,13 @@ def subject(project: Path, test_file: Path) -> Subject:
     (the ones it names, the autouse ones, and the hooks) included."""
     found = Subject(project)
     found.whole.add(test_file)  # hashed as it is, byte for byte
-    found.add_file(test_file)
+    found.todo.append((test_file, None))
     conftest = project / "tests" / "conftest.py"
     if conftest.is_file():
         for unit in units_of(test_file):
             for name in unit.uses:
-                found.todo.append((conftest, "conftest", name))
-        found.todo.append((conftest, "conftest", "__init__"))
+                found.todo.append((conftest, name))
+        found.todo.append((conftest, "__init__"))
     return found.solve()
 
 
