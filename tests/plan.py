@@ -93,8 +93,10 @@ class Unit:
     source: str
     defines: set[str]
     uses: set[str]
-    imports: list[tuple[str, str | None]]  # (module, name) it reaches; name None: the whole module
+    imports: list[tuple[str, str | None, str]]  # (module, name or None for all of it, name bound)
     always: bool  # run whenever the module is: a statement that defines nothing, a pytest hook...
+    attributes: set[tuple[str, str]]  # `x.y` it reads: (x, y)
+    words: set[str]  # its strings that are identifiers: setattr(module, "name", ...), fixtures
 
 
 Imported = tuple[str, str | None, str]
@@ -155,32 +157,46 @@ def units_of(file: Path) -> tuple[Unit, ...]:
             continue
         defines: set[str] = set()
         uses: set[str] = set()
-        imports: list[tuple[str, str | None]] = []
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            defines.add(node.name)
-        todo = [node]
+        imports: list[tuple[str, str | None, str]] = []
+        attributes: set[tuple[str, str]] = set()
+        words: set[str] = set()
+        type_only = isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        todo: list[tuple[ast.AST, bool]] = [(node, False)]  # (a node, whether inside a def)
         while todo:
-            sub = todo.pop()
+            sub, inside = todo.pop()
+            if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                if not inside and not isinstance(sub, ast.Lambda):
+                    defines.add(sub.name)
+                body = sub.body if isinstance(sub.body, list) else [sub.body]
+                for child in ast.iter_child_nodes(sub):
+                    # decorators and defaults run where the def is; the body when it is called
+                    todo.append((child, inside or any(child is b for b in body)))
+                continue
             if isinstance(sub, ast.Import | ast.ImportFrom):
                 for base, name, bound in absolute(sub, module, is_package):
-                    imports.append((base, name))
-                    if sub is node:
+                    if not inside:
                         defines.add(bound)
+                    if not type_only:  # imports under `if TYPE_CHECKING:` never run
+                        imports.append((base, name, "" if inside else bound))
             elif isinstance(sub, ast.Name):
                 uses.add(sub.id)
-                if isinstance(sub.ctx, ast.Store) and not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                if isinstance(sub.ctx, ast.Store) and not inside:
                     defines.add(sub.id)
+            elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
+                attributes.add((sub.value.id, sub.attr))
             elif isinstance(sub, ast.arg):
                 uses.add(sub.arg)  # a fixture asks for fixtures by its arguments' names
             elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
                 if sub.value.isidentifier():
                     uses.add(sub.value)  # request.getfixturevalue("x"), usefixtures("x"), getattr
+                    words.add(sub.value)
                 elif (code := code_in_string(sub.value)) is not None:
-                    todo.append(code)
-            todo.extend(ast.iter_child_nodes(sub))
+                    todo.append((code, inside))
+            todo.extend((child, inside) for child in ast.iter_child_nodes(sub))
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
         segment = "".join(lines[first - 1 : node.end_lineno])
-        units.append(Unit(segment, defines, uses, imports, not defines or is_always(node)))
+        always = not type_only and (not defines or is_always(node))
+        units.append(Unit(segment, defines, uses, imports, always, attributes, words))
     return tuple(units)
 
 
@@ -200,6 +216,7 @@ class Subject:
         self.whole: set[Path] = set()  # other files (configs, scripts), reached whole
         # (a Python file, a name it defines): None for all of it, "__init__" for what runs on import
         self.todo: list[tuple[Path, str | None]] = []
+        self.modules_of: dict[Path, dict[str, Path]] = {}
 
     def module(self, dotted: str) -> Path | None:
         """The rendered file of a module: the package's (src/) or a helper of tests/."""
@@ -216,16 +233,29 @@ class Subject:
         return None
 
     def reach(self, dotted: str, name: str | None) -> None:
-        """`import dotted` (name None) or `from dotted import name`."""
+        """`import dotted` (name None) or `from dotted import name`. Of a module imported by
+        `from package import module`, what runs on import; the names the importing file reads
+        of it (`module.name`, or a string naming one) are reached where they are read."""
         parts = dotted.split(".")
         for end in range(1, len(parts)):  # the packages on the way run first
             if found := self.module(".".join(parts[:end])):
                 self.todo.append((found, "__init__"))
         if name is not None and (found := self.module(f"{dotted}.{name}")):
-            self.todo.append((found, None))  # `from package import module`
+            self.todo.append((found, "__init__"))
             name = "__init__"
         if found := self.module(dotted):
             self.todo.append((found, name))
+
+    def bound_modules(self, file: Path) -> dict[str, Path]:
+        """The names a file binds to modules of the project with `from package import module`."""
+        if file not in self.modules_of:
+            found = {}
+            for unit in units_of(file):
+                for base, name, bound in unit.imports:
+                    if bound and name is not None and (module := self.module(f"{base}.{name}")):
+                        found[bound] = module
+            self.modules_of[file] = found
+        return self.modules_of[file]
 
     def texts(self, source: str) -> None:
         """What a piece of text names: `-m <package>`, other rendered files."""
@@ -248,9 +278,16 @@ class Subject:
                 chosen.update(range(len(units)))
             else:
                 chosen.update(i for i, u in enumerate(units) if u.always or name in u.defines)
+            modules = self.bound_modules(file)
             for i in chosen - before:
-                for base, imported in units[i].imports:
+                unit = units[i]
+                for base, imported, _ in unit.imports:
                     self.reach(base, imported)
+                for owner, attribute in unit.attributes:
+                    if owner in modules:
+                        self.todo.append((modules[owner], attribute))
+                for owner in unit.uses & modules.keys():
+                    self.todo += [(modules[owner], word) for word in unit.words]
                 self.texts(units[i].source)
                 self.follow_uses(file, units, chosen, i)
         return self
