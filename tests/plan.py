@@ -20,7 +20,7 @@ exception: they start several processes several times, so they run in the varian
 
 Computing the plan needs every variant rendered (about a second each). The renders and the
 plan are cached under build/variants/<hash>/, keyed by a hash of what a render depends on
-(template/, copier.yml, hooks/, the variants, this file, copier's version and HEAD); the first
+(template/, copier.yml, hooks/, the variants, this file, copier's version); the first
 process that needs them makes them while holding a file lock, the others wait and read them.
 """
 
@@ -32,7 +32,6 @@ import hashlib
 import json
 import re
 import shutil
-import subprocess
 import textwrap
 from dataclasses import dataclass
 from functools import cache
@@ -73,9 +72,7 @@ def render_apart(dst: Path, answers: dict[str, Any]) -> Path:
 @cache
 def inputs_hash() -> str:
     """A hash of everything a variant's render depends on."""
-    digest = hashlib.sha256()
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    digest.update(f"copier {copier.__version__} HEAD {head.stdout.strip()}\n".encode())
+    digest = hashlib.sha256(f"copier {copier.__version__}\n".encode())
     for name in INPUTS:
         path = ROOT / name
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
@@ -96,8 +93,10 @@ class Unit:
     source: str
     defines: set[str]
     uses: set[str]
-    imports: list[tuple[str, str | None]]  # (module, name) it reaches; name None: the whole module
+    imports: list[tuple[str, str | None, str]]  # (module, name or None for all of it, name bound)
     always: bool  # run whenever the module is: a statement that defines nothing, a pytest hook...
+    attributes: set[tuple[str, str]]  # `x.y` it reads: (x, y)
+    words: set[str]  # its strings that are identifiers: setattr(module, "name", ...), fixtures
 
 
 Imported = tuple[str, str | None, str]
@@ -158,29 +157,46 @@ def units_of(file: Path) -> tuple[Unit, ...]:
             continue
         defines: set[str] = set()
         uses: set[str] = set()
-        imports: list[tuple[str, str | None]] = []
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            defines.add(node.name)
-        todo = [node]
+        imports: list[tuple[str, str | None, str]] = []
+        attributes: set[tuple[str, str]] = set()
+        words: set[str] = set()
+        type_only = isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        todo: list[tuple[ast.AST, bool]] = [(node, False)]  # (a node, whether inside a def)
         while todo:
-            sub = todo.pop()
+            sub, inside = todo.pop()
+            if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                if not inside and not isinstance(sub, ast.Lambda):
+                    defines.add(sub.name)
+                body = sub.body if isinstance(sub.body, list) else [sub.body]
+                for child in ast.iter_child_nodes(sub):
+                    # decorators and defaults run where the def is; the body when it is called
+                    todo.append((child, inside or any(child is b for b in body)))
+                continue
             if isinstance(sub, ast.Import | ast.ImportFrom):
                 for base, name, bound in absolute(sub, module, is_package):
-                    imports.append((base, name))
-                    if sub is node:
+                    if not inside:
                         defines.add(bound)
+                    if not type_only:  # imports under `if TYPE_CHECKING:` never run
+                        imports.append((base, name, "" if inside else bound))
             elif isinstance(sub, ast.Name):
                 uses.add(sub.id)
-                if isinstance(sub.ctx, ast.Store) and not isinstance(node, ast.FunctionDef | ast.ClassDef):
+                if isinstance(sub.ctx, ast.Store) and not inside:
                     defines.add(sub.id)
+            elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
+                attributes.add((sub.value.id, sub.attr))
             elif isinstance(sub, ast.arg):
                 uses.add(sub.arg)  # a fixture asks for fixtures by its arguments' names
-            elif isinstance(sub, ast.Constant) and (code := code_in_string(sub.value)) is not None:
-                todo.append(code)
-            todo.extend(ast.iter_child_nodes(sub))
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                if sub.value.isidentifier():
+                    uses.add(sub.value)  # request.getfixturevalue("x"), usefixtures("x"), getattr
+                    words.add(sub.value)
+                elif (code := code_in_string(sub.value)) is not None:
+                    todo.append((code, inside))
+            todo.extend((child, inside) for child in ast.iter_child_nodes(sub))
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
         segment = "".join(lines[first - 1 : node.end_lineno])
-        units.append(Unit(segment, defines, uses, imports, not defines or is_always(node)))
+        always = not type_only and (not defines or is_always(node))
+        units.append(Unit(segment, defines, uses, imports, always, attributes, words))
     return tuple(units)
 
 
@@ -190,14 +206,19 @@ class Subject:
     def __init__(self, project: Path):
         self.project = project
         self.package = package_of(project)
-        self.others = {p.name: p for p in rendered_files(project) if p.suffix != ".py"}
+        self.others: dict[str, list[Path]] = {}  # a name -> the rendered non-Python files of that name
+        for path in rendered_files(project):
+            if path.suffix != ".py":
+                self.others.setdefault(path.name, []).append(path)
         names = "|".join(sorted(map(re.escape, self.others), key=len, reverse=True))
         self.mentions = re.compile(rf"(?<![\w.-])({names})(?![\w.-])")
         self.reached: dict[Path, set[int]] = {}  # a Python file -> its units reached
         self.whole: set[Path] = set()  # other files (configs, scripts), reached whole
-        self.todo: list[tuple[Path, str, str | None]] = []
+        # (a Python file, a name it defines): None for all of it, "__init__" for what runs on import
+        self.todo: list[tuple[Path, str | None]] = []
+        self.modules_of: dict[Path, dict[str, Path]] = {}
 
-    def module(self, dotted: str) -> tuple[Path, str] | None:
+    def module(self, dotted: str) -> Path | None:
         """The rendered file of a module: the package's (src/) or a helper of tests/."""
         parts = dotted.split(".")
         if parts[0] == self.package:
@@ -208,38 +229,48 @@ class Subject:
             return None
         for candidate in (base / "__init__.py", base.with_suffix(".py")):
             if candidate.is_file():
-                return candidate, dotted
+                return candidate
         return None
 
     def reach(self, dotted: str, name: str | None) -> None:
-        """`import dotted` (name None) or `from dotted import name`."""
+        """`import dotted` (name None) or `from dotted import name`. Of a module imported by
+        `from package import module`, what runs on import; the names the importing file reads
+        of it (`module.name`, or a string naming one) are reached where they are read."""
         parts = dotted.split(".")
         for end in range(1, len(parts)):  # the packages on the way run first
             if found := self.module(".".join(parts[:end])):
-                self.todo.append((*found, "__init__"))
+                self.todo.append((found, "__init__"))
         if name is not None and (found := self.module(f"{dotted}.{name}")):
-            self.todo.append((*found, None))  # `from package import module`
+            self.todo.append((found, "__init__"))
             name = "__init__"
         if found := self.module(dotted):
-            self.todo.append((*found, name))
+            self.todo.append((found, name))
 
-    def add_file(self, file: Path) -> None:
-        self.todo.append((file, file.stem, None))
+    def bound_modules(self, file: Path) -> dict[str, Path]:
+        """The names a file binds to modules of the project with `from package import module`."""
+        if file not in self.modules_of:
+            found = {}
+            for unit in units_of(file):
+                for base, name, bound in unit.imports:
+                    if bound and name is not None and (module := self.module(f"{base}.{name}")):
+                        found[bound] = module
+            self.modules_of[file] = found
+        return self.modules_of[file]
 
     def texts(self, source: str) -> None:
         """What a piece of text names: `-m <package>`, other rendered files."""
         if re.search(rf"-m\W{{0,4}}{self.package}\b", source):
             self.reach(f"{self.package}.__main__", None)
         for name in set(self.mentions.findall(source)):
-            other = self.others[name]
-            if other not in self.whole:
-                self.whole.add(other)
-                if other.suffix in (".sh", ".sbatch"):  # a script: what it runs
-                    self.texts(other.read_text())
+            for other in self.others[name]:
+                if other not in self.whole:
+                    self.whole.add(other)
+                    if other.suffix in (".sh", ".sbatch"):  # a script: what it runs
+                        self.texts(other.read_text())
 
     def solve(self) -> Subject:
         while self.todo:
-            file, module, name = self.todo.pop()
+            file, name = self.todo.pop()
             units = units_of(file)
             chosen = self.reached.setdefault(file, set())
             before = set(chosen)
@@ -247,18 +278,25 @@ class Subject:
                 chosen.update(range(len(units)))
             else:
                 chosen.update(i for i, u in enumerate(units) if u.always or name in u.defines)
+            modules = self.bound_modules(file)
             for i in chosen - before:
-                for base, imported in units[i].imports:
+                unit = units[i]
+                for base, imported, _ in unit.imports:
                     self.reach(base, imported)
+                for owner, attribute in unit.attributes:
+                    if owner in modules:
+                        self.todo.append((modules[owner], attribute))
+                for owner in unit.uses & modules.keys():
+                    self.todo += [(modules[owner], word) for word in unit.words]
                 self.texts(units[i].source)
-                self.follow_uses(file, module, units, chosen, i)
+                self.follow_uses(file, units, chosen, i)
         return self
 
-    def follow_uses(self, file: Path, module: str, units: tuple[Unit, ...], chosen: set[int], i: int) -> None:
+    def follow_uses(self, file: Path, units: tuple[Unit, ...], chosen: set[int], i: int) -> None:
         """A chosen statement's uses of names defined elsewhere in its module join the subject."""
         for j, other in enumerate(units):
             if j not in chosen:
-                self.todo += [(file, module, name) for name in other.defines & units[i].uses]
+                self.todo += [(file, name) for name in other.defines & units[i].uses]
 
     def digest(self) -> str:
         digest = hashlib.sha256()
@@ -291,13 +329,13 @@ def subject(project: Path, test_file: Path) -> Subject:
     (the ones it names, the autouse ones, and the hooks) included."""
     found = Subject(project)
     found.whole.add(test_file)  # hashed as it is, byte for byte
-    found.add_file(test_file)
+    found.todo.append((test_file, None))
     conftest = project / "tests" / "conftest.py"
     if conftest.is_file():
         for unit in units_of(test_file):
             for name in unit.uses:
-                found.todo.append((conftest, "conftest", name))
-        found.todo.append((conftest, "conftest", "__init__"))
+                found.todo.append((conftest, name))
+        found.todo.append((conftest, "__init__"))
     return found.solve()
 
 

@@ -28,7 +28,8 @@ from conftest import BIN, ROOT, render, run
 from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants, with_distributed_tests
 
 ROWS = variants()
-JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+# `${{ ... }}` is a GitHub Actions expression, not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")
 # A key, token or password written out: no question asks for one, and no file may hold one.
 SECRET = re.compile(r"(api[_-]?key|token|secret|password)['\"]?\s*[:=]\s*['\"]?[\w\-]{16,}", re.IGNORECASE)
 # Every variant trains the default config on its dataset; those that download train on the
@@ -89,26 +90,27 @@ def test_every_rendered_test_file_runs_in_some_variant():
 
 
 def test_a_changed_subject_changes_the_key(tmp_path):
-    """The key follows what a test reaches: a statement of the package it imports changes it, a
-    statement it does not reach (or a docstring) leaves it."""
+    """The key follows what a test file reaches: changing a statement of the package changes the
+    keys of exactly the files whose subject holds it; a docstring changes none."""
     plan.plan()
     project = tmp_path / "digit-lab"
     shutil.copytree(plan.project_of(0), project, symlinks=True)
     before = plan.keys_of(project)
-    project_py = project / "src" / PACKAGE / "project.py"
-    text = project_py.read_text()
-    reached = plan.subject(project, project / "tests" / "test_doctor.py").files()
-    assert f"src/{PACKAGE}/doctor.py" in reached and f"src/{PACKAGE}/project.py" in reached
+    facts = project / "src" / PACKAGE / "project.py"
+    text = facts.read_text()
+    (backend,) = (i for i, unit in enumerate(plan.units_of(facts)) if "TORCH_BACKEND" in unit.defines)
+    subjects = {name: plan.subject(project, project / "tests" / name) for name in before}
+    reaching = {name for name, found in subjects.items() if backend in found.reached.get(facts, ())}
+    assert "test_doctor.py" in reaching  # doctor checks the build against the backend
 
     def keys_after(new_text: str) -> dict[str, str]:
-        project_py.write_text(new_text)
+        facts.write_text(new_text)
         plan.units_of.cache_clear()
         plan.rendered_files.cache_clear()
         return plan.keys_of(project)
 
     changed = keys_after(text.replace('TORCH_BACKEND = "cpu"', 'TORCH_BACKEND = "cu130"'))
-    assert changed["test_doctor.py"] != before["test_doctor.py"]
-    assert changed["test_model.py"] == before["test_model.py"]  # it reads MODEL, not the backend
+    assert {name for name in before if changed[name] != before[name]} == reaching
     assert keys_after(text.replace('"""Facts', '"""Some facts', 1)) == before
     assert keys_after(text) == before
 
