@@ -36,6 +36,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/copier copy --trust --defaults --vcs-ref=HEAD -d project_name="Digit Lab" . $(DEMO)
 	cd $(DEMO) && $(PYTHON) bootstrap.py && .venv/bin/digit-lab train
+	@echo "The project is $(DEMO); its runs are in $(DEMO)/runs (the paths above are inside the project)."
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

@@ -44,14 +44,17 @@ def evaluate(
 
 @dataclass
 class TestResult:
-    """A model on the test split: its figures, and the first images with their predictions."""
+    """A model on the test split: its figures, and some images with their predictions."""
 
     loss: float
     accuracy: float
     confusion: torch.Tensor  # [true class, predicted class] -> number of images
-    images: torch.Tensor  # the first batch (at most 16), as the model saw them
+    images: torch.Tensor  # at most SAMPLES test images, the mistakes first, as the model saw them
     labels: torch.Tensor
     predicted: torch.Tensor
+
+
+SAMPLES = 16  # test images in plots/samples.png
 
 
 @torch.inference_mode()
@@ -61,19 +64,23 @@ def test_weights(weights: dict[str, torch.Tensor], cfg: Config, data: DataBundle
     model.load_state_dict(weights)
     model.eval()
     loss_fn, n = nn.CrossEntropyLoss(reduction="sum"), len(data.classes)
-    loss_sum, confusion, first = 0.0, torch.zeros(n * n, dtype=torch.long, device=data.device), None
+    loss_sum, confusion = 0.0, torch.zeros(n * n, dtype=torch.long, device=data.device)
+    wrong: list[tuple[torch.Tensor, ...]] = []  # the images shown: mistakes first, then hits
+    right: list[tuple[torch.Tensor, ...]] = []
     for images, labels in data.loader("test", cfg.data.batch_size, workers=cfg.data.num_workers):
         images, labels = images.to(data.device), labels.to(data.device)
         logits = model(images)
         predicted = logits.argmax(dim=1)
         loss_sum += loss_fn(logits, labels).item()
         confusion += torch.bincount(labels * n + predicted, minlength=n * n)
-        if first is None:
-            first = (images[:16].cpu(), labels[:16].cpu(), predicted[:16].cpu())
-    assert first is not None, "an empty test split is refused when the data is split"
+        for kept, mask in ((wrong, predicted != labels), (right, predicted == labels)):
+            if sum(len(part[1]) for part in kept) < SAMPLES:
+                kept.append(tuple(t[mask][:SAMPLES].cpu() for t in (images, labels, predicted)))
+    assert right or wrong, "an empty test split is refused when the data is split"
+    shown = [torch.cat(parts)[:SAMPLES] for parts in zip(*wrong, *right, strict=True)]
     confusion = confusion.view(n, n).cpu()
     seen = int(confusion.sum())
-    return TestResult(loss_sum / seen, confusion.trace().item() / seen, confusion, *first)
+    return TestResult(loss_sum / seen, confusion.trace().item() / seen, confusion, *shown)
 
 
 def per_class(result: TestResult, classes: list[str]) -> dict[str, dict[str, float]]:

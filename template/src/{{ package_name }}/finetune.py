@@ -39,7 +39,7 @@ def load_pretrained(cfg: Config, data: DataBundle) -> nn.Module:
         return from_torchvision(cfg, data, download_weights(cfg.model))
     path = Path(source)
     if path.is_file():
-        weights = read_torch_file(path)
+        weights = read_torch_file(check_not_an_export(path))
         if is_plain_state_dict(weights):  # a torchvision weights file, not a checkpoint of ours
             return from_torchvision(cfg, data, weights)
 
@@ -63,7 +63,7 @@ def source_preprocessing(cfg: Config) -> dict[str, Any] | None:
     if source is None or source == PRETRAINED:
         return None
     path = Path(source)
-    if path.is_file() and is_plain_state_dict(read_torch_file(path)):
+    if path.is_file() and is_plain_state_dict(read_torch_file(check_not_an_export(path))):
         return None
     return load_checkpoint(source, prefer="best")["preprocessing"]
 
@@ -91,6 +91,16 @@ def download_weights(cfg: ModelConfig) -> dict[str, Any]:
             f"cannot download {weights} ({str(error)[:80]}): fetch {weights.url} elsewhere, then "
             f"put it in {cache}/ or pass finetune.checkpoint=path/to/{name}"
         ) from None
+
+
+def check_not_an_export(path: Path) -> Path:
+    """`export` writes weights for serving, without what training needs to go on from them."""
+    if path.suffix == ".safetensors":
+        raise UserError(
+            f"{path} is an exported weights file, for serving: fine-tune from the run it was exported "
+            "from (finetune runs/<run>, or its checkpoints/best.pt)"
+        )
+    return path
 
 
 def is_plain_state_dict(state: dict[str, Any]) -> bool:
