@@ -415,7 +415,7 @@ def main() -> None:
     report = {
         "size": name,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads: {torch.get_num_threads()}",
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
@@ -453,25 +453,28 @@ def table(report: dict) -> list[str]:
     accuracy, peers = report["augmentation"]["accuracy"], report["peers"]
     lines += [
         "",
-        f"test accuracy on the digits, data.augment=true, 10 epochs, {len(accuracy['per_image'])} seeds: "
-        f"shift per image {accuracy['per_image_mean']:.3f}, per batch {accuracy['per_batch_mean']:.3f}",
-        f"test accuracy of the peers' runs ({peers['epochs']} epochs of {peers['train_images']:,} images): "
+        f"Test accuracy on the digits, data.augment=true, 10 epochs, {len(accuracy['per_image'])} seeds: "
+        f"shift per image {accuracy['per_image_mean']:.3f}, per batch {accuracy['per_batch_mean']:.3f}.",
+        "",
+        f"Test accuracy of the peers' runs ({peers['epochs']} epoch(s) of {peers['train_images']:,} images): "
         + ", ".join(
             f"{side} {statistics.median(r[side]['test_accuracy'] for r in peers['rounds']):.3f}"
             for side in ("ours", "tutorial", "lightning")
-        ),
+        )
+        + ".",
     ]
     if report["peers"]["peak_rss"] != "GNU time -v":
-        lines.append(f"\npeak memory {report['peers']['peak_rss']}")
+        lines += ["", f"Peak memory {report['peers']['peak_rss']}."]
     if "copier" in report:
         c, tta = report["copier"], report["time_to_accuracy"]
         reached = f"{tta['seconds']:.2f} s ({tta['epochs']} epochs)" if tta["epochs"] else "not in 10 epochs"
         lines += [
             "",
-            f"`copier copy` of the default project: {c['copy_s']:.2f} s; `update`: {c['update_s']:.2f} s",
-            f"time to {tta['target']} test accuracy on the digits: {reached}",
+            f"`copier copy` of the default project: {c['copy_s']:.2f} s; `update`: {c['update_s']:.2f} s.",
+            "",
+            f"Time to {tta['target']} test accuracy on the digits: {reached}.",
         ]
-    lines.append(f"(this benchmark run: {report['benchmark_seconds']:.0f} s)")
+    lines += ["", f"(This benchmark run: {report['benchmark_seconds']:.0f} s.)"]
     return lines
 
 

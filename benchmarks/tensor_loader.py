@@ -5,9 +5,9 @@
    (forward, backward, SGD step).
 2. MNIST-sized data (60,000 28x28 images, batch 128), iterating one epoch with augmentation
    (random shifts of up to 3 pixels) three ways: the TensorLoader with the project's `Shift`
-   (each image its own shift, a batch at once), a DataLoader over a TensorDataset (no augmentation: the collate cost
-   alone), and a DataLoader over a dataset that applies the same v2 transforms image by image,
-   the way torchvision's MNIST class does with `transform=`.
+   (each image its own shift, a batch at once), a DataLoader over a TensorDataset (no
+   augmentation: the collate cost alone), and a DataLoader over a dataset that applies v2
+   transforms image by image, the way torchvision's MNIST class does with `transform=`.
 
 Everything runs interleaved, several rounds, in one process, and the tables give the median of
 each round's ratio, so the machine's noise hits all sides alike.
