@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import render, run
+from conftest import BIN, render, run
 from packaging.markers import Marker
 from packaging.version import Version
+from standin_wheels import simple_index, torch_pair
 from variants import choice_values, copier_config
 
 
@@ -42,8 +43,9 @@ def test_pip_plan(bootstrap, backend, windows):
     venv_python = str(Path(".venv", "Scripts/python.exe" if windows else "bin/python"))
     assert commands == [
         ["py", "-m", "venv", ".venv"],
+        [venv_python, "-m", "pip", "install", "--upgrade", "pip>=25.1"],  # for --group
         [venv_python, "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1", *install_args(index)],
-        [venv_python, "-m", "pip", "install", "--editable", ".[dev]"],
+        [venv_python, "-m", "pip", "install", "--editable", ".", "--group", "dev"],
         [venv_python, "-m", "digit_lab", "doctor", "--backend", backend],
     ]
     assert not any("--user" in part for command in commands for part in command)
@@ -64,14 +66,14 @@ def test_uv_plan(bootstrap, backend):
         *pair,
         *install_args(index),
     ]
-    assert commands[2][-2:] == ["--editable", ".[dev]"]
+    assert commands[2][-4:] == ["--editable", ".", "--group", "dev"]
     assert commands[3][-4:] == ["digit_lab", "doctor", "--backend", backend]
 
 
 def test_pip_config_index_leaves_the_index_to_pip(bootstrap):
     assert bootstrap.choose_index(TABLE["cpu"]["index"], "pip-config") is None
     commands = bootstrap.plan("cpu", "pip", None, python="py", windows=False)
-    assert "--index-url" not in commands[1]
+    assert not any("--index-url" in command for command in commands)
 
 
 def test_a_mirror_replaces_the_backend_index(bootstrap):
@@ -95,6 +97,104 @@ def test_every_offered_backend_can_be_bootstrapped(bootstrap):
         name: backend.index for name, backend in bootstrap.BACKENDS.items()
     }
     assert {*bootstrap.AUTO_CUDA, bootstrap.AUTO_ROCM} <= set(bootstrap.BACKENDS)
+
+
+# --- a torch of another build in the venv (`doctor` then says: python bootstrap.py --backend cpu)
+
+CPU = {"cuda": None, "hip": None}
+CU130 = {"torch": "2.14.1+cu130", "torchvision": "0.29.1+cu130", "cuda": "13.0", "hip": None}
+
+
+@pytest.mark.parametrize(
+    ("backend", "found", "replaced"),
+    [
+        ("cpu", {}, []),  # no venv yet
+        ("cpu", CU130, ["torch", "torchvision"]),
+        ("cpu", {"torch": "2.14.1+cpu", "torchvision": "0.29.1+cpu", **CPU}, []),
+        ("cpu", {"torch": "2.14.1", "torchvision": "0.29.1", **CPU}, []),  # PyPI's CPU wheels (macOS)
+        (
+            "cpu",
+            {"torch": "2.14.1", "torchvision": "0.29.1", "cuda": "13.0", "hip": None},
+            ["torch", "torchvision"],
+        ),
+        (
+            "cpu",
+            {"torch": "2.14.1+cpu", "torchvision": "0.29.1+cpu", **CPU, "broken": True},
+            ["torch", "torchvision"],
+        ),
+        ("cu130", CU130, []),
+        ("cu130", {**CU130, "torchvision": "0.29.1+cpu"}, ["torchvision"]),
+        ("cu126", CU130, ["torch", "torchvision"]),
+        (
+            "rocm7.2",
+            {"torch": "2.14.1+rocm7.2", "torchvision": "0.29.1+rocm7.2", "cuda": None, "hip": "7.2.1"},
+            [],
+        ),
+        ("rocm7.2", {"torch": "2.14.1+cpu", "torchvision": "0.29.1+cpu", **CPU}, ["torch", "torchvision"]),
+        ("xpu", {"torch": "2.14.1+xpu", "torchvision": "0.29.1+xpu", **CPU}, []),
+        ("mps", {"torch": "2.14.1", "torchvision": "0.29.1", **CPU}, []),
+        ("mps", {"torch": "2.14.1+cpu", "torchvision": "0.29.1", **CPU}, ["torch"]),
+    ],
+)
+def test_a_torch_of_another_build_is_replaced(bootstrap, backend, found, replaced):
+    assert bootstrap.stale(backend, found) == replaced
+    commands = bootstrap.plan(backend, "pip", None, python="py", windows=False, replace=replaced)
+    uninstalls = [command for command in commands if "uninstall" in command]
+    assert uninstalls == (
+        [[".venv/bin/python", "-m", "pip", "uninstall", "--yes", *replaced]] if replaced else []
+    )
+    if replaced:  # before the install that brings the backend's build
+        assert commands.index(uninstalls[0]) < next(i for i, c in enumerate(commands) if "torch==2.14.1" in c)
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_bootstrap_replaces_a_cuda_torch_in_a_cpu_project(bootstrap, installer, tmp_path):
+    """Offline, with the real installer: a venv holding a +cu130 torch (stand-in wheels), then
+    bootstrap's torch commands for the cpu backend and its local index. Without the uninstall,
+    the installer keeps +cu130: `2.14.1+cu130` satisfies `torch==2.14.1`."""
+    uv = BIN / "uv"
+    if installer == "uv" and not uv.exists():
+        pytest.skip("uv is not in the dev environment (pyproject.toml's dev group has it)")
+    cu130 = simple_index(
+        tmp_path / "cu130", torch_pair(tmp_path / "w130", "2.14.1+cu130", "0.29.1+cu130", "13.0")
+    )
+    cpu = simple_index(tmp_path / "cpu", torch_pair(tmp_path / "wcpu", "2.14.1+cpu", "0.29.1+cpu", None))
+    venv = tmp_path / ".venv"
+    isolated = {
+        "PIP_CONFIG_FILE": os.devnull,
+        "UV_NO_CONFIG": "1",
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+    }
+    unset = ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_INDEX_URL", "PIP_CONSTRAINT", "VIRTUAL_ENV")
+    unset += ("UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS")
+
+    def commands(index, replace=()):
+        planned = bootstrap.plan("cpu", installer, index, python=sys.executable, venv=venv, replace=replace)
+        planned = [[str(uv) if part == "uv" else part for part in command] for command in planned]
+        return [c for c in planned if "uninstall" in c or "torch==2.14.1" in c]  # what touches torch
+
+    def found():
+        result = run(
+            [bootstrap.venv_python(venv), "-c", bootstrap.INSTALLED], tmp_path, env=isolated, unset=unset
+        )
+        return json.loads(result.stdout.splitlines()[-1])
+
+    if installer == "uv":
+        run([uv, "venv", venv, "--python", sys.executable], tmp_path, env=isolated, unset=unset)
+    else:
+        run([sys.executable, "-m", "venv", venv], tmp_path, env=isolated, unset=unset)
+    for command in commands(cu130):
+        run(command, tmp_path, env=isolated, unset=unset)
+    assert found() == CU130
+    for command in commands(cpu):  # what pip and uv do with the version pin alone
+        run(command, tmp_path, env=isolated, unset=unset)
+    assert found()["torch"] == "2.14.1+cu130"
+    replace = bootstrap.stale("cpu", found())
+    assert replace == ["torch", "torchvision"]
+    for command in commands(cpu, replace):
+        run(command, tmp_path, env=isolated, unset=unset)
+    assert found() == {"torch": "2.14.1+cpu", "torchvision": "0.29.1+cpu", **CPU}
+    assert bootstrap.stale("cpu", found()) == []
 
 
 # --- which build for which machine: every backend x OS x driver, as data (no network, no GPU)
@@ -346,7 +446,7 @@ def test_dry_run_prints_every_command_and_runs_none(default_project):
         default_project,
     )
     lines = result.stdout.splitlines()
-    assert len(lines) == 4 and all(line.startswith("+ ") for line in lines)
+    assert len(lines) == 5 and all(line.startswith("+ ") for line in lines)
     assert not (default_project / ".venv").exists()
 
 
