@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import import_module
 from pathlib import Path
 
@@ -73,7 +73,7 @@ class Size:
 
 SIZES = {
     "full": Size(5, 10, 60_000, 3, 20_000, 5_000, 2, True),
-    "quick": Size(3, 10, 20_000, 3, 4_000, 1_000, 1, False),
+    "quick": Size(3, 10, 10_000, 3, 2_000, 500, 1, False),
     "smoke": Size(1, 2, 2_000, 1, 500, 200, 1, False),
 }
 
@@ -188,19 +188,35 @@ def augmentation(folder: Path, size: Size) -> dict:
         "images": size.images,
         "batch": 128,
         "rounds": rows,
+        "accuracy": augmented_accuracy(folder, size),
         "train_ratio": spread([r["per_image_train_s"] / r["per_batch_train_s"] for r in rows]),
         "iterate_ratio": spread([r["per_image_iterate_s"] / r["per_batch_iterate_s"] for r in rows]),
     }
+
+
+def augmented_accuracy(folder: Path, size: Size) -> dict:
+    """Test accuracy on the digits (the default project, 10 epochs, data.augment=true) with a
+    shift per image and with one per batch, seeds 0, 1, ...: does per-image augmentation lose
+    accuracy?"""
+    config, dataset = (import_module(f"{PLAIN}.{m}") for m in ("config", "dataset"))
+    digits = dataset.load_data(config.load_config(overrides=["data.augment=true"]).data)
+    bundles = {"per_image": digits, "per_batch": replace(digits, augment=PerBatchShift(1, size=8))}
+    found: dict[str, list[float]] = {name: [] for name in bundles}
+    for seed in range(size.rounds):
+        for name, bundle in bundles.items():
+            settings = [f"run_name=acc-{name}-{seed}", f"seed={seed}", "epochs=10", "data.augment=true"]
+            found[name].append(run_fit(PLAIN, folder / "acc-runs", settings, bundle)["test_accuracy"])
+    return {**found, **{f"{name}_mean": statistics.mean(values) for name, values in found.items()}}
 
 
 class PerBatchShift:
     """The template's augmentation before 0.3.0: torchvision's RandomCrop on the whole batch,
     so every image of a batch moves the same way (torch's global generator draws the shift)."""
 
-    def __init__(self, padding: int):
+    def __init__(self, padding: int, size: int = 28):
         from torchvision.transforms import v2
 
-        self.crop = v2.RandomCrop(28, padding=padding)
+        self.crop = v2.RandomCrop(size, padding=padding)
 
     def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.empty(n, 0)  # nothing per image
@@ -334,17 +350,27 @@ def time_to_accuracy(folder: Path, target: float = 0.95, most: int = 10) -> dict
 def measure(size: Size, folder: Path) -> dict:
     render(folder, PLAIN)
     render(folder, MNIST, dataset="mnist")
-    report: dict = {}
-    report["plain_vs_naive"] = plain_against_naive(folder, size)
-    batches = (128, 512)
-    report["lightning_vs_plain"] = quietly(lightning_vs_plain.measure, size.rounds, 1, batches, size.images)
-    report["augmentation"] = augmentation(folder, size)
-    report["peers"] = against_peers(folder, size)
+    sections = {
+        "plain_vs_naive": lambda: plain_against_naive(folder, size),
+        "lightning_vs_plain": lambda: quietly(
+            lightning_vs_plain.measure, size.rounds, 1, (128, 512), size.images
+        ),
+        "augmentation": lambda: augmentation(folder, size),
+        "peers": lambda: against_peers(folder, size),
+    }
     if size.extras:
-        report["copier"] = copier_times(folder, 3)
-        report["time_to_accuracy"] = time_to_accuracy(folder)
-        report["tensor_loader"] = quietly(tensor_loader.measure, 7)
-        report["tensor_loader"]["mnist_sized"] = quietly(tensor_loader.measure_mnist_sized, 3)
+        sections |= {
+            "copier": lambda: copier_times(folder, 3),
+            "time_to_accuracy": lambda: time_to_accuracy(folder),
+            "tensor_loader": lambda: quietly(tensor_loader.measure, 7),
+            "tensor_loader_mnist_sized": lambda: quietly(tensor_loader.measure_mnist_sized, 3),
+        }
+    report: dict = {"section_seconds": {}}
+    for name, section in sections.items():
+        started = time.perf_counter()
+        report[name] = section()
+        report["section_seconds"][name] = round(time.perf_counter() - started, 1)
+    if size.extras:
         report["transfer"] = json.loads(TRANSFER_RECORD.read_text()) if TRANSFER_RECORD.exists() else None
         report["suite"] = json.loads(SUITE_RECORD.read_text()) if SUITE_RECORD.exists() else None
     return report
@@ -389,7 +415,7 @@ def main() -> None:
     report = {
         "size": name,
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads: {torch.get_num_threads()}",
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
@@ -424,17 +450,31 @@ def table(report: dict) -> list[str]:
     for key, value in report["ratios"].items():
         low, high = report["ranges"][key]
         lines.append(f"| `{key}` | {report['meaning'][key]} | {value:.2f}x | {low:.2f}x to {high:.2f}x |")
+    accuracy, peers = report["augmentation"]["accuracy"], report["peers"]
+    lines += [
+        "",
+        f"Test accuracy on the digits, data.augment=true, 10 epochs, {len(accuracy['per_image'])} seeds: "
+        f"shift per image {accuracy['per_image_mean']:.3f}, per batch {accuracy['per_batch_mean']:.3f}.",
+        "",
+        f"Test accuracy of the peers' runs ({peers['epochs']} epoch(s) of {peers['train_images']:,} images): "
+        + ", ".join(
+            f"{side} {statistics.median(r[side]['test_accuracy'] for r in peers['rounds']):.3f}"
+            for side in ("ours", "tutorial", "lightning")
+        )
+        + ".",
+    ]
     if report["peers"]["peak_rss"] != "GNU time -v":
-        lines.append(f"\npeak memory {report['peers']['peak_rss']}")
+        lines += ["", f"Peak memory {report['peers']['peak_rss']}."]
     if "copier" in report:
         c, tta = report["copier"], report["time_to_accuracy"]
         reached = f"{tta['seconds']:.2f} s ({tta['epochs']} epochs)" if tta["epochs"] else "not in 10 epochs"
         lines += [
             "",
-            f"`copier copy` of the default project: {c['copy_s']:.2f} s; `update`: {c['update_s']:.2f} s",
-            f"time to {tta['target']} test accuracy on the digits: {reached}",
+            f"`copier copy` of the default project: {c['copy_s']:.2f} s; `update`: {c['update_s']:.2f} s.",
+            "",
+            f"Time to {tta['target']} test accuracy on the digits: {reached}.",
         ]
-    lines.append(f"(this benchmark run: {report['benchmark_seconds']:.0f} s)")
+    lines += ["", f"(This benchmark run: {report['benchmark_seconds']:.0f} s.)"]
     return lines
 
 

@@ -4,10 +4,10 @@
    iterating alone (the loader's own cost) and one epoch of training the default SimpleNet
    (forward, backward, SGD step).
 2. MNIST-sized data (60,000 28x28 images, batch 128), iterating one epoch with augmentation
-   (random shifts of up to 3 pixels) three ways: the TensorLoader with torchvision.transforms.v2
-   applied to each batch, a DataLoader over a TensorDataset (no augmentation: the collate cost
-   alone), and a DataLoader over a dataset that applies the same v2 transforms image by image,
-   the way torchvision's MNIST class does with `transform=`.
+   (random shifts of up to 3 pixels) three ways: the TensorLoader with the project's `Shift`
+   (each image its own shift, a batch at once), a DataLoader over a TensorDataset (no
+   augmentation: the collate cost alone), and a DataLoader over a dataset that applies v2
+   transforms image by image, the way torchvision's MNIST class does with `transform=`.
 
 Everything runs interleaved, several rounds, in one process, and the tables give the median of
 each round's ratio, so the machine's noise hits all sides alike.
@@ -136,7 +136,7 @@ def measure_mnist_sized(rounds: int = 3, batch: int = 128) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         project = render_default(Path(folder))
         sys.path.insert(0, str(project / "src"))
-        from bench.data import Split, TensorLoader
+        from bench.data import Shift, Split, TensorLoader
 
         generator = torch.Generator().manual_seed(0)
         raw = torch.randint(0, 256, (60_000, 1, 28, 28), dtype=torch.uint8, generator=generator)
@@ -145,7 +145,7 @@ def measure_mnist_sized(rounds: int = 3, batch: int = 128) -> dict:
         shift = v2.RandomCrop(28, padding=3)
         per_image = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize([0.13], [0.31]), shift])
         loaders = {
-            "tensor_loader": TensorLoader(Split(images, labels), batch, shuffle=True, transform=shift),
+            "tensor_loader": TensorLoader(Split(images, labels), batch, shuffle=True, transform=Shift(3)),
             "dataloader_tensordataset": DataLoader(
                 TensorDataset(images, labels), batch_size=batch, shuffle=True
             ),
@@ -177,7 +177,7 @@ def mnist_table(result: dict) -> list[str]:
         f"{len(result['rounds'])} rounds: iterate one epoch",
     ]
     for label, name in (
-        ("TensorLoader, v2 shifts per batch", "tensor_loader"),
+        ("TensorLoader, Shift per image", "tensor_loader"),
         ("DataLoader(TensorDataset), none", "dataloader_tensordataset"),
         ("DataLoader, v2 shifts per image", "dataloader_per_sample"),
     ):

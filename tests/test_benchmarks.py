@@ -31,7 +31,8 @@ def positive(value) -> bool:
 
 def test_benchmark_smoke_run_writes_every_ratio_with_its_range(tmp_path):
     out = tmp_path / "b.json"
-    result = run([sys.executable, ROOT / "benchmarks" / "run.py", "--smoke", "--json", out], ROOT, timeout=300)
+    command = [sys.executable, ROOT / "benchmarks" / "run.py", "--smoke", "--json", out]
+    result = run(command, ROOT, timeout=300)
     report = json.loads(out.read_text())
     ratios, ranges = report["ratios"], report["ranges"]
     assert set(RATIOS) <= set(ratios), set(RATIOS) - set(ratios)

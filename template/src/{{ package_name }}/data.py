@@ -177,7 +177,7 @@ class Shift:
     """Random shifts of up to `padding` pixels (the borders filled with zeros, as
     torchvision's RandomCrop(size, padding) does), and with `flip` a mirror image half of the
     time: each image of a batch its own, drawn in one go (`draw`) and applied to a whole batch
-    on its device by one gather (`__call__`)."""
+    on its device by one indexed copy (`__call__`)."""
 
     padding: int
     flip: bool = False
@@ -194,15 +194,15 @@ class Shift:
         """images (B, C, H, W), shifted (and mirrored) by their rows of `params` (B, 3)."""
         batch, channels, height, width = images.shape
         p = self.padding
-        padded = nnf.pad(images, (p, p, p, p))  # (B, C, H + 2p, W + 2p)
-        rows = params[:, :1] + torch.arange(height, device=images.device)  # (B, H)
-        cols = params[:, 1:2] + torch.arange(width, device=images.device)  # (B, W)
+        padded = nnf.pad(images, (p, p, p, p))  # (B, C, H + 2p, W + 2p), zeros around
+        # Every crop of every padded image, as a view (B, 2p + 1, 2p + 1, C, H, W); one
+        # indexed copy then takes each image's own.
+        b, c, h, w = padded.stride()
+        crops = padded.as_strided((batch, 2 * p + 1, 2 * p + 1, channels, height, width), (b, h, w, c, h, w))
+        shifted = crops[torch.arange(batch, device=images.device), params[:, 0], params[:, 1]]
         if self.flip:
-            cols = torch.where(params[:, 2:].bool(), cols.flip(1), cols)
-        # Where each output pixel comes from in the padded image, as a flat index.
-        source = (rows[:, :, None] * (width + 2 * p) + cols[:, None, :]).view(batch, 1, -1)
-        flat = padded.view(batch, channels, -1).gather(2, source.expand(-1, channels, -1))
-        return flat.view(batch, channels, height, width)
+            shifted = torch.where(params[:, 2, None, None, None].bool(), shifted.flip(-1), shifted)
+        return shifted
 
 
 def shard(order: torch.Tensor, ranks: tuple[int, int], pad: bool) -> torch.Tensor:
