@@ -283,9 +283,10 @@ class FolderLoader:
     random augmentations (their seeds come from a generator reset each epoch). That is why the
     workers start with each pass over the data, at its first batch (after `set_epoch`), and
     end with it. Resuming inside an epoch decodes the skipped batches again, so that the
-    workers' random draws repeat too. The workers leave SIGTERM and SIGUSR1 to the training
-    process (preemption.py), which stops them when it stops; none outlive a pass, so none are
-    left for the interpreter to terminate at exit.
+    workers' random draws repeat too; without workers (`data.num_workers=0`) it leaves them
+    out. The workers leave SIGTERM and SIGUSR1 to the training process (preemption.py), which
+    stops them when it stops; none outlive a pass, so none are left for the interpreter to
+    terminate at exit.
     """
 
     def __init__(
@@ -328,8 +329,16 @@ class FolderLoader:
         return len(self.loader)
 
     def __iter__(self) -> Iterator[Batch]:
-        batches, skip = iter(self.loader), self.skip  # the workers start here, at the first batch
-        self.skip = 0
+        skip, self.skip = self.skip, 0
+        if skip and self.loader.num_workers == 0:
+            # Decoded in this process, the images' random draws come from torch's own random
+            # state, which resume restored as it was after the trained batches: leave them out
+            # without decoding them again.
+            rest = list(self.order)[skip * self.loader.batch_size :]
+            loader = self.loader
+            yield from DataLoader(loader.dataset, loader.batch_size, sampler=rest, generator=self.generator)
+            return
+        batches = iter(self.loader)  # the workers start here, at the first batch
         for _ in range(skip):
             next(batches)
         yield from batches
