@@ -10,9 +10,10 @@ from .config import Config
 
 def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
     """Two parameter groups: the backbone at lr * backbone_lr_scale, the head at lr."""
+    backbone, head = model.get_submodule("backbone"), model.get_submodule("head")
     groups = [
-        {"params": list(model.backbone.parameters()), "lr": cfg.optim.lr * cfg.finetune.backbone_lr_scale},
-        {"params": list(model.head.parameters()), "lr": cfg.optim.lr},
+        {"params": list(backbone.parameters()), "lr": cfg.optim.lr * cfg.finetune.backbone_lr_scale},
+        {"params": list(head.parameters()), "lr": cfg.optim.lr},
     ]
     if cfg.optim.name == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
