@@ -6,6 +6,7 @@ The variants come from copier.yml (see variants.py); each one is a test here.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 
@@ -15,6 +16,7 @@ from conftest import BIN, ROOT, render, run
 from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants, with_distributed_tests
 
 ROWS = variants()
+MYPY_CACHE = ROOT / "build" / "mypy-cache"
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
 # A key, token or password written out: no question asks for one, and no file may hold one.
 SECRET = re.compile(r"(api[_-]?key|token|secret|password)['\"]?\s*[:=]\s*['\"]?[\w\-]{16,}", re.IGNORECASE)
@@ -100,7 +102,10 @@ def test_variant(answers, tmp_path):
         run([BIN / "hadolint", "Dockerfile"], project)
     if answers["slurm"]:
         run([BIN / "shellcheck", "scripts/slurm/train.sbatch"], project)
-    run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900)
+    # mypy's hook runs the environment's mypy (the dev one here, with torch); its cache of torch's
+    # types is shared by the variants
+    tools = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MYPY_CACHE_DIR": str(MYPY_CACHE)}
+    run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900, env=tools)
     assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
 
     # --- the project's own tests, then a real training run, in one process
