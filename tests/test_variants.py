@@ -17,7 +17,7 @@ from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, varia
 
 ROWS = variants()
 MYPY_CACHE = ROOT / "build" / "mypy-cache"
-JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#")
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")  # ${{ ... }}: a GitHub Actions expression
 # A key, token or password written out: no question asks for one, and no file may hold one.
 SECRET = re.compile(r"(api[_-]?key|token|secret|password)['\"]?\s*[:=]\s*['\"]?[\w\-]{16,}", re.IGNORECASE)
 # Every variant trains the default config on its dataset; those that download train on the
