@@ -1,6 +1,7 @@
 # copier-pytorch: the template's everyday commands (the README explains them).
 #   make demo   render the default project, bootstrap it into its own .venv, train it
 #   make test   the whole test suite; .ci/run calls exactly this
+#   make check  the fast lane: the default project and one Lightning variant, every step (minutes)
 #   make docs   the documentation site, into build/site (mkdocs serve for a live preview)
 #   make bench  every benchmark: a table on the terminal, JSON in build/benchmarks.json
 #
@@ -14,7 +15,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 DEMO := build/demo/digit-lab
 
-.PHONY: venv test demo docs bench clean
+.PHONY: venv test check demo docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +25,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# --dist loadgroup: a variant's steps run on one worker, on one render (tests/conftest.py)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --durations=10
+	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=20
+
+check: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadgroup --lane=check --durations=20 tests/test_variants.py
 
 demo: $(STAMP)
 	rm -rf $(DEMO)

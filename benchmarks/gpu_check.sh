@@ -1,60 +1,41 @@
 #!/usr/bin/env bash
-# The GPU check of the hardware targets, for a machine with an NVIDIA GPU and a driver of 580 or
-# newer. It renders a project, bootstraps it (its own .venv with the backend's torch build; the
-# last step is `doctor`, which must pass), trains it briefly with bf16 autocast (channels_last
-# applies to models with convolutions), and writes samples/s and peak GPU memory as JSON.
+# The GPU check: two projects rendered from this checkout, measured on an NVIDIA GPU by
+# benchmarks/gpu_bench.py (ResNet-18 on 32x32 bf16 channels_last images on the GPU: samples/s
+# and MFU, eager and compiled; the MNIST MLP's epoch at batch 1024). JSON into $OUT.
 #
-#   benchmarks/gpu_check.sh                    # the cu130 default project (simplenet)
-#   MODEL=resnet benchmarks/gpu_check.sh       # another model, once copier.yml offers it
-#   BACKEND=cu126 EPOCHS=5 benchmarks/gpu_check.sh
+#   benchmarks/gpu_check.sh                 # on the GPU, with the dev environment's torch
+#   BOOTSTRAP=1 benchmarks/gpu_check.sh     # each project's own .venv with $BACKEND's torch
+#                                           # build (bootstrap.py, then `doctor`; needs the index)
+#   DRY_RUN=1 benchmarks/gpu_check.sh       # on the CPU, toy sizes: checks that it runs (the suite)
 #
-# Output: benchmarks/gpu_check-<backend>-<model>.json. Not run yet: the machines this template
-# is developed on have no GPU.
+# Settings: PYTHON (a Python with copier and torch; default .venv/bin/python), BACKEND
+# (default cu130), OUT (default build/gpu_check-$BACKEND.json). Until a GPU machine runs it,
+# the suite runs the dry run (tests/test_benchmarks.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+python=${PYTHON:-.venv/bin/python}
 backend=${BACKEND:-cu130}
-model=${MODEL:-simplenet}
-epochs=${EPOCHS:-3}
-out="benchmarks/gpu_check-${backend}-${model}.json"
+out=${OUT:-build/gpu_check-$backend.json}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-project="$work/gpu-check"
 
-.venv/bin/copier copy --trust --defaults --vcs-ref=HEAD -d project_name="GPU Check" \
-    -d torch_backend="$backend" -d model="$model" . "$project"
-(cd "$project" && python3 bootstrap.py --installer pip)
+render() {  # render NAME ANSWERS...: a project of this checkout (uncommitted changes included)
+    local name=$1
+    shift
+    local answers=()
+    for answer in "$@"; do answers+=(-d "$answer"); done
+    "$python" -m copier copy --trust --defaults --vcs-ref=HEAD --quiet \
+        -d project_name="$name" -d torch_backend="$backend" "${answers[@]}" . "$work/$name" 2>/dev/null
+}
+render gpuresnet model=resnet dataset=cifar10
+render gpumlp model=simplenet dataset=mnist
 
-(cd "$project" && .venv/bin/python - "$epochs" "$backend" >"$work/result.json") <<'PY'
-import json
-import sys
-
-import torch
-
-from gpu_check.config import load_config
-from gpu_check.train import fit
-
-epochs, backend = sys.argv[1], sys.argv[2]
-assert torch.cuda.is_available(), "no CUDA device: run this where doctor finds the GPU"
-torch.cuda.reset_peak_memory_stats()
-cfg = load_config("configs/train.yaml", [f"epochs={epochs}", "precision=bf16", "run_name=gpu-check"])
-summary = fit(cfg)
-print(
-    json.dumps(
-        {
-            "backend": backend,
-            "model": cfg.model.name,
-            "gpu": torch.cuda.get_device_name(),
-            "torch": torch.__version__,
-            "precision": "bf16",
-            "epochs": summary["epochs"],
-            "samples_per_second": summary["samples_per_second"],
-            "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1),
-            "test_accuracy": summary["test_accuracy"],
-        },
-        indent=2,
-    )
-)
-PY
-cp "$work/result.json" "$out"
-cat "$out"
+runner=$python
+if [[ ${BOOTSTRAP:-0} == 1 ]]; then  # the project's own torch build; doctor must pass
+    (cd "$work/gpuresnet" && python3 bootstrap.py)
+    runner=$work/gpuresnet/.venv/bin/python
+fi
+dry_run=()
+[[ ${DRY_RUN:-0} == 1 ]] && dry_run=(--dry-run)
+"$runner" benchmarks/gpu_bench.py --resnet "$work/gpuresnet" --mlp "$work/gpumlp" --out "$out" "${dry_run[@]}"

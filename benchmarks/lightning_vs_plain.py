@@ -2,10 +2,10 @@
 
 Renders two projects from this checkout (framework=pytorch and framework=lightning) and runs
 each one's real `fit()` on the same MNIST-sized data (60,000 training images of 1x28x28,
-random pixels: the timing does not depend on what they show), interleaved, several rounds, in
-one process. Reported per batch size: the median over rounds of Lightning's time divided by
-the plain loop's, for the training epochs alone and for the whole `fit()` (validation,
-checkpoints, the final test and the plots included).
+random pixels: the timing does not depend on what they show), interleaved (the order of the
+two alternating), several rounds, in one process. Reported per batch size: the median over
+rounds of Lightning's time divided by the plain loop's, with its range, for the training
+epochs alone and for the whole `fit()` (validation, checkpoints, the final test and the plots).
 
     .venv/bin/python benchmarks/lightning_vs_plain.py [--rounds 3] [--epochs 2] [--json out.json]
 """
@@ -13,80 +13,44 @@ checkpoints, the final test and the plots included).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import logging
 import platform
 import statistics
-import sys
 import tempfile
 import time
-from importlib import import_module
 from pathlib import Path
 
-import copier
+import projects
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 STYLES = {"plain": ("plainbench", "pytorch"), "lightning": ("litbench", "lightning")}
 
 
-def render(folder: Path, package: str, framework: str) -> None:
-    copier.run_copy(
-        str(ROOT),
-        folder / package,
-        data={"project_name": package, "framework": framework},
-        defaults=True,
-        unsafe=True,
-        vcs_ref="HEAD",
-        quiet=True,
-    )
-    sys.path.insert(0, str(folder / package / "src"))
-
-
-def synthetic_data(package: str, train: int = 60_000, held_out: int = 2_000):
-    data = import_module(f"{package}.data")
-    generator = torch.Generator().manual_seed(0)
-
-    def split(n: int):
-        images = torch.randn(n, 1, 28, 28, generator=generator)
-        return data.Split(images, torch.randint(0, 10, (n,), generator=generator))
-
-    prep = {"channels": 1, "image_size": [28, 28], "mean": [0.0], "std": [1.0]}
-    classes = [str(d) for d in range(10)]
-    return data.DataBundle(split(train), split(held_out), split(held_out), classes, prep)
-
-
 def run_fit(package: str, bundle, runs: Path, batch: int, epochs: int) -> dict[str, float]:
-    train = import_module(f"{package}.train")
-    config = import_module(f"{package}.config")
-    train.load_data = lambda cfg, preprocessing=None: bundle  # same tensors for both
-    cfg = config.load_config(
-        overrides=[f"runs_dir={runs}", f"epochs={epochs}", f"data.batch_size={batch}", "device=cpu"]
-    )
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):
-        summary = train.fit(cfg)
-    return {"fit_s": time.perf_counter() - started, "train_s": summary["train_seconds"]}
+    summary = projects.run_fit(package, runs, [f"epochs={epochs}", f"data.batch_size={batch}"], bundle)
+    return {"fit_s": summary["fit_s"], "train_s": summary["train_seconds"]}
 
 
-def measure(rounds: int = 3, epochs: int = 2, batches: tuple[int, ...] = (128, 512)) -> list[dict]:
+def measure(
+    rounds: int = 3, epochs: int = 2, batches: tuple[int, ...] = (128, 512), images: int = 60_000
+) -> list[dict]:
     """Both styles, interleaved for `rounds` rounds per batch size; medians of the ratios."""
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     results = []
     with tempfile.TemporaryDirectory() as folder:
         for package, framework in STYLES.values():
-            render(Path(folder), package, framework)
-        bundles = {style: synthetic_data(package) for style, (package, _) in STYLES.items()}
+            projects.render(Path(folder), package, framework=framework)
+        bundles = {style: projects.synthetic_bundle(pkg, images) for style, (pkg, _) in STYLES.items()}
         for style, (package, _) in STYLES.items():  # warm up: imports, first allocations
             run_fit(package, bundles[style], Path(folder) / "warm" / style, 512, 1)
         for batch in batches:
             rows = []
             for r in range(rounds):
                 row = {}
-                for style, (package, _) in STYLES.items():
+                order = list(STYLES.items()) if r % 2 == 0 else list(STYLES.items())[::-1]
+                for style, (package, _) in order:
                     runs = Path(folder) / f"b{batch}-r{r}-{style}"
                     for key, value in run_fit(package, bundles[style], runs, batch, epochs).items():
                         row[f"{style}_{key}"] = value
@@ -99,6 +63,7 @@ def measure(rounds: int = 3, epochs: int = 2, batches: tuple[int, ...] = (128, 5
                     "epochs": epochs,
                     "rounds": rows,
                     "train_ratio": statistics.median(r["train_ratio"] for r in rows),
+                    "train_range": [min(r["train_ratio"] for r in rows), max(r["train_ratio"] for r in rows)],
                     "fit_ratio": statistics.median(r["fit_ratio"] for r in rows),
                     "plain_train_s": statistics.median(r["plain_train_s"] for r in rows),
                     "lightning_train_s": statistics.median(r["lightning_train_s"] for r in rows),

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import copier
 import pytest
+from plan import render as render  # the tests' way to render a variant
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the dev environment's tools: ruff, pre-commit, ...
-
-
-def render(dst: Path, answers: dict[str, Any] | None = None) -> Path:
-    """`copier copy --trust --defaults` of this checkout (with uncommitted changes) into dst."""
-    copier.run_copy(
-        str(ROOT),
-        dst,
-        data=dict(answers or {}),
-        defaults=True,
-        unsafe=True,  # the git-init task
-        vcs_ref="HEAD",
-        quiet=True,
-    )
-    return dst
 
 
 def run(
@@ -55,6 +42,45 @@ def run(
 def default_project(tmp_path_factory) -> Path:
     """The default project, rendered once per test process."""
     return render(tmp_path_factory.mktemp("default") / "digit-lab", {"project_name": "Digit Lab"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--lane",
+        choices=["all", "check"],
+        default="all",
+        help="check: only the fast lane (make check), the default and one Lightning variant, fully",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The fast lane keeps only the steps of its variants."""
+    if config.getoption("lane") != "check":
+        return
+    kept = [item for item in items if "variant" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
+
+
+# --- xdist: a variant's steps go to one worker, one after the other
+
+VARIANT_STEP = re.compile(r"^tests/test_variants\.py::\w+\[(?P<variant>.+)\]$")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup`, grouping each variant's steps (test_variants.py's parametrized tests,
+    marked xdist_group by their variant's id) into one unit of work. xdist's own loadgroup reads
+    the mark through a node attribute pytest 9 no longer has, so the group is read from the id."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class VariantScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            match = VARIANT_STEP.match(nodeid)
+            return f"variant {match['variant']}" if match else super()._split_scope(nodeid)
+
+    return VariantScheduling(config, log)
 
 
 # --- the suite's wall time, for benchmarks/run.py: recorded after a full run (`make test`)

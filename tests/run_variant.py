@@ -1,12 +1,13 @@
-"""Run inside a rendered project: its own test suite, then a real training run.
+"""Run inside a rendered project: some of its own test files, then a real training run.
 
 Both share this one process, so torch (and the rest) are imported once per variant. A dataset
 that downloads trains on the tiny copy the project's tests write (tests/sample_data.py) in
 data/, in its real on-disk format. Writes a JSON report to the path given as the first argument.
 
-    python run_variant.py REPORT.json PACKAGE MARKERS [key=value ...]
+    python run_variant.py REPORT.json PACKAGE MARKERS TESTS [key=value ...]
 
-MARKERS selects the project's tests as `pytest -m` does ("" for all of them).
+MARKERS selects the project's tests as `pytest -m` does ("" for all of them); TESTS is a
+comma-separated list of files in tests/ ("" to run none); the overrides go to `train`.
 """
 
 import json
@@ -18,10 +19,27 @@ from pathlib import Path
 import pytest
 
 
+class Collected:
+    """A pytest plugin: the test files the run selected, and how many tests."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.tests = 0
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.files = {item.path.name for item in session.items}
+        self.tests = len(session.items)
+
+
 def main() -> None:
-    report_path, package, markers, *overrides = sys.argv[1:]
+    report_path, package, markers, tests, *overrides = sys.argv[1:]
+    files = [f"tests/{name}" for name in tests.split(",") if name]
+    collected = Collected()
     started = time.perf_counter()
-    pytest_code = int(pytest.main(["-q", "-p", "no:cacheprovider", "-m", markers, "tests"]))
+    pytest_code = None
+    if files:
+        options = ["-q", "-p", "no:cacheprovider", "--durations=5", "-m", markers]
+        pytest_code = int(pytest.main([*options, *files], plugins=[collected]))
     tests_seconds = time.perf_counter() - started
 
     sys.path.insert(0, str(Path("src").resolve()))
@@ -35,6 +53,8 @@ def main() -> None:
     summary_file = Path("runs/suite/summary.json")
     report = {
         "pytest_exit": pytest_code,
+        "test_files": sorted(collected.files),
+        "tests": collected.tests,
         "tests_seconds": round(tests_seconds, 2),
         "train_exit": train_code,
         "train_wall_seconds": round(train_seconds, 2),

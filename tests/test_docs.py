@@ -6,6 +6,7 @@ import re
 import sys
 
 from conftest import ROOT, run
+from plan import plan
 from variants import axes, questions
 
 DOCS = ROOT / "docs"
@@ -24,6 +25,12 @@ def test_mkdocs_build_is_strict_clean(tmp_path):
     for backend in axes()["torch_backend"]:  # the generated table of backends
         assert f"<code>{backend}</code>" in hardware, backend
     assert "https://download.pytorch.org/whl/cpu" in hardware and "NVIDIA driver 580+" in hardware
+    matrix = (tmp_path / "site" / "variants" / "index.html").read_text()
+    rows = plan()  # the generated table of variants and the rendered test files each runs
+    for row in rows:
+        assert all(f"<code>{answer}</code>" in matrix for answer in row.id.split(",")), row.id
+    ran = sum(len(row.selected) for row in rows)
+    assert f"{len(rows)} variants; {ran} of their {sum(len(r.keys) for r in rows)} rendered" in matrix
     assert "WARNING" not in result.stderr
 
 

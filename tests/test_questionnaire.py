@@ -72,13 +72,15 @@ def test_package_name_is_derived_from_the_project_name(tmp_path):
 COPIER = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD"]
 
 
-def test_the_cli_shows_the_refusal(tmp_path):
-    result = subprocess.run(
-        [*COPIER, "-d", "package_name=random", str(ROOT), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=120,
+def copier_copy(answer: str, dst) -> subprocess.CompletedProcess:
+    """`copier copy` on the command line, with one answer given and the defaults for the rest."""
+    return subprocess.run(
+        [*COPIER, "-d", answer, str(ROOT), str(dst)], capture_output=True, text=True, timeout=300
     )
+
+
+def test_the_cli_shows_the_refusal(tmp_path):
+    result = copier_copy("package_name=random", tmp_path / "out")
     assert result.returncode != 0
     assert "'random' would shadow Python's standard-library module of that name" in result.stderr
 
@@ -114,3 +116,11 @@ def test_settings():
     assert config["_answers_file"] == ".copier-answers.yml"
     assert config["_envops"]["undefined"] == "jinja2.StrictUndefined"
     assert Version(copier.__version__) >= Version(config["_min_copier_version"])
+
+
+def test_a_name_whose_package_would_shadow_torch_renders_with_defaults(tmp_path):
+    """`copier copy -d project_name=Torch`: no traceback, the package is torch_lab."""
+    result = copier_copy("project_name=Torch", tmp_path / "out")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "out" / "src" / "torch_lab").is_dir()

@@ -1,6 +1,12 @@
 """Every variant renders, lints clean, passes its own tests and trains.
 
-The variants come from copier.yml (see variants.py); each one is a test here.
+The variants come from copier.yml (see variants.py). Each step of a variant is a test of its
+own (test_render, test_lint, test_precommit, test_own_tests, test_training, each with the
+variant's id), and a variant's steps run one after the other on one xdist worker (`--dist
+loadgroup`), on one copy of its rendered project. Which of a variant's rendered test files run
+is plan.py's: a file that is byte-identical, with what it tests, to one an earlier variant runs
+is not run again. `--lane=check` (`make check`) runs the default project and the first Lightning
+variant instead, each with every one of its rendered tests.
 """
 
 from __future__ import annotations
@@ -8,16 +14,24 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import plan
 import pytest
 import yaml
 from conftest import BIN, ROOT, render, run
 from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants, with_distributed_tests
 
 ROWS = variants()
+# `${{ ... }}` is a GitHub Actions expression, not Jinja.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")
+# The mypy hook's cache of torch's types, shared by the variants (see test_precommit).
 MYPY_CACHE = ROOT / "build" / "mypy-cache"
-JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")  # ${{ ... }}: a GitHub Actions expression
 # A key, token or password written out: no question asks for one, and no file may hold one.
 SECRET = re.compile(r"(api[_-]?key|token|secret|password)['\"]?\s*[:=]\s*['\"]?[\w\-]{16,}", re.IGNORECASE)
 # Every variant trains the default config on its dataset; those that download train on the
@@ -57,11 +71,96 @@ def test_the_torchrun_tests_run_in_both_styles_with_both_loaders_and_slurm():
     assert any(row["slurm"] for row in chosen)
 
 
-@pytest.mark.parametrize("answers", ROWS, ids=[variant_id(row) for row in ROWS])
-def test_variant(answers, tmp_path):
-    project = render(tmp_path / "project", answers)
-    package = "digit_lab"
-    assert (project / "src" / package / "train.py").is_file()
+PACKAGE = "digit_lab"
+
+
+def test_every_rendered_test_file_runs_in_some_variant():
+    """Each variant's version of each rendered test file, with its subject, runs somewhere: in
+    this variant, or in an earlier one whose file and subject hash the same. The torchrun tests
+    are the exception (test_the_torchrun_tests_run_... says where they run)."""
+    rows = plan.plan()
+    assert [row.id for row in rows] == [variant_id(row) for row in ROWS]
+    run_keys = {row.keys[name] for row in rows for name in row.selected}
+    for row in rows:
+        project = plan.project_of(row.index)
+        assert set(row.keys) == set(plan.rendered_tests(project)), row.id
+        for name, key in row.keys.items():
+            if plan.torchrun_kind(project / "tests" / name) == "all":
+                assert not row.distributed or name in row.selected, (row.id, name)
+                continue
+            assert key in run_keys, f"{row.id}: its {name} (with its subject) runs in no variant"
+
+
+def test_a_changed_subject_changes_the_key(tmp_path):
+    """The key follows what a test file reaches: changing a statement of the package changes the
+    keys of exactly the files whose subject holds it; a docstring changes none."""
+    plan.plan()
+    project = tmp_path / "digit-lab"
+    shutil.copytree(plan.project_of(0), project, symlinks=True)
+    before = plan.keys_of(project)
+    facts = project / "src" / PACKAGE / "project.py"
+    text = facts.read_text()
+    (backend,) = (i for i, unit in enumerate(plan.units_of(facts)) if "TORCH_BACKEND" in unit.defines)
+    subjects = {name: plan.subject(project, project / "tests" / name) for name in before}
+    reaching = {name for name, found in subjects.items() if backend in found.reached.get(facts, ())}
+    assert "test_doctor.py" in reaching  # doctor checks the build against the backend
+
+    def keys_after(new_text: str) -> dict[str, str]:
+        facts.write_text(new_text)
+        plan.units_of.cache_clear()
+        plan.rendered_files.cache_clear()
+        return plan.keys_of(project)
+
+    changed = keys_after(text.replace('TORCH_BACKEND = "cpu"', 'TORCH_BACKEND = "cu130"'))
+    assert {name for name in before if changed[name] != before[name]} == reaching
+    assert keys_after(text.replace('"""Facts', '"""Some facts', 1)) == before
+    assert keys_after(text) == before
+
+
+@dataclass
+class Variant:
+    """A variant's rendered project (a copy of its own) and what of its tests it runs."""
+
+    answers: dict[str, Any]
+    project: Path
+    selected: list[str]
+    markers: str
+
+
+def named(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    return [(row, variant_id(row)) for row in rows]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "variant" in metafunc.fixturenames:
+        lane = metafunc.config.getoption("lane")
+        rows = plan.check_lane() if lane == "check" else ROWS
+        params = [pytest.param(row, id=key, marks=pytest.mark.xdist_group(key)) for row, key in named(rows)]
+        metafunc.parametrize("variant", params, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The variant's project: in the fast lane rendered here, else a copy of the plan's render.
+    It goes when the variant's last step ends, unless one of its steps failed."""
+    answers = request.param
+    project = tmp_path_factory.mktemp("variant") / "digit-lab"
+    if request.config.getoption("lane") == "check":
+        render(project, {"project_name": plan.PROJECT_NAME, **answers})
+        selected, markers = plan.rendered_tests(project), ""
+    else:
+        row = plan.plan()[ROWS.index(answers)]
+        shutil.copytree(plan.project_of(row.index), project, symlinks=True)
+        selected, markers = row.selected, row.markers
+    failed_before = request.session.testsfailed
+    yield Variant(answers, project, selected, markers)
+    if request.session.testsfailed == failed_before:
+        shutil.rmtree(project.parent, ignore_errors=True)
+
+
+def test_render(variant):
+    project, answers = variant.project, variant.answers
+    assert (project / "src" / PACKAGE / "train.py").is_file()
 
     # --- no Jinja leftovers, in names or in text
     for path in project.rglob("*"):
@@ -86,7 +185,10 @@ def test_variant(answers, tmp_path):
     assert run(["git", "status", "--porcelain"], project).stdout == ""
     assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
 
-    # --- lint: ruff, the config files, the project's own pre-commit hooks, all without edits
+
+def test_lint(variant):
+    """ruff, the config files, the Dockerfile and the scripts, all without edits."""
+    project, answers = variant.project, variant.answers
     run([BIN / "ruff", "check", "--no-cache", "."], project)
     run([BIN / "ruff", "format", "--check", "--no-cache", "."], project)
     run([BIN / "validate-pyproject", "pyproject.toml"], project)
@@ -102,32 +204,64 @@ def test_variant(answers, tmp_path):
         run([BIN / "hadolint", "Dockerfile"], project)
     if answers["slurm"]:
         run([BIN / "shellcheck", "scripts/slurm/train.sbatch"], project)
-    # mypy's hook runs the environment's mypy (the dev one here, with torch); its cache of torch's
-    # types is shared by the variants
+
+
+def test_precommit(variant):
+    """The project's own pre-commit hooks pass and change nothing. The mypy hook runs the
+    environment's mypy: the dev one here, which has torch."""
+    project = variant.project
     tools = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MYPY_CACHE_DIR": str(MYPY_CACHE)}
     run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900, env=tools)
     assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
 
-    # --- the project's own tests, then a real training run, in one process
-    report_file = tmp_path / "report.json"
+
+@pytest.fixture(scope="module")
+def own_run(variant) -> dict[str, Any]:
+    """The variant's selected test files, then a real training run: one run_variant.py, one
+    interpreter (its imports cost seconds). Its report, and what it printed."""
+    answers = variant.answers
+    report_file = variant.project.parent / "report.json"
+    report_file.unlink(missing_ok=True)
     digits = answers["dataset"] == "digits"
     overrides = (DIGITS_OVERRIDES if digits else SAMPLE_DATA_OVERRIDES).get(answers["model"], [])
-    markers = "" if answers in with_distributed_tests() else "not distributed"
-    result = run(
-        [sys.executable, ROOT / "tests" / "run_variant.py", report_file, package, markers, *overrides],
-        project,
-        env={"OMP_NUM_THREADS": "1"},
+    command = [sys.executable, ROOT / "tests" / "run_variant.py", report_file, PACKAGE, variant.markers]
+    command += [",".join(variant.selected), *overrides]
+    result = subprocess.run(
+        [str(c) for c in command],
+        cwd=variant.project,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
-    report = json.loads(report_file.read_text())
-    output = f"--- stdout\n{result.stdout[-8000:]}\n--- stderr\n{result.stderr[-4000:]}"
+    output = f"exit {result.returncode}\n--- stdout\n{result.stdout[-8000:]}"
+    output += f"\n--- stderr\n{result.stderr[-4000:]}"
+    report = json.loads(report_file.read_text()) if report_file.is_file() else None
+    print(f"{variant_id(answers)}: {json.dumps(report)}")
+    return {"report": report, "output": output, "overrides": overrides}
+
+
+def test_own_tests(variant, own_run):
+    """The rendered project's own tests that this variant runs (plan.py) pass."""
+    if not variant.selected:
+        pytest.skip("each of its rendered test files runs, with the same subject, in an earlier variant")
+    report, output = own_run["report"], own_run["output"]
+    assert report is not None, f"run_variant.py wrote no report\n{output}"
     assert report["pytest_exit"] == 0, f"the rendered project's tests failed\n{output}"
+    assert report["test_files"] == sorted(variant.selected), output  # each selected file ran
+    print(f"{report['tests']} tests in {report['tests_seconds']} s: {', '.join(variant.selected)}")
+
+
+def test_training(variant, own_run):
+    """A real training run of the default config reaches its accuracy and writes its run folder."""
+    report, output = own_run["report"], own_run["output"]
+    assert report is not None, f"run_variant.py wrote no report\n{output}"
     assert report["train_exit"] == 0, output
     summary = report["summary"]
-    epochs = [int(o.split("=")[1]) for o in overrides if o.startswith("epochs=")]
+    epochs = [int(o.split("=")[1]) for o in own_run["overrides"] if o.startswith("epochs=")]
     assert summary["epochs"] == (epochs[-1] if epochs else 10)
-    assert summary["test_accuracy"] >= MIN_TEST_ACCURACY[answers["dataset"]], summary
+    assert summary["test_accuracy"] >= MIN_TEST_ACCURACY[variant.answers["dataset"]], summary
     assert summary["samples_per_second"] > 0
-    run_dir = project / "runs" / "suite"
+    run_dir = variant.project / "runs" / "suite"
     for name in ("config.yaml", "metrics.csv", "checkpoints/best.pt", "plots/curves.png"):
         assert (run_dir / name).is_file(), name
-    print(f"{variant_id(answers)}: {json.dumps(report)}")

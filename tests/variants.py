@@ -91,6 +91,12 @@ def accepted(row: dict[str, Any], others: dict[str, list[Any]]) -> dict[str, Any
 
 
 def variants() -> list[dict[str, Any]]:
+    """The rows (a fresh copy: computing them takes a while, so it is done once)."""
+    return [dict(row) for row in computed_variants()]
+
+
+@cache
+def computed_variants() -> tuple[dict[str, Any], ...]:
     all_axes = axes()
     rows = [
         dict(zip(CROSSED, combo, strict=True)) for combo in itertools.product(*(all_axes[k] for k in CROSSED))
@@ -119,7 +125,7 @@ def variants() -> list[dict[str, Any]]:
             own = [row for row in rows if row[first] == framework]
             for i, row in enumerate(own):
                 row[key] = all_axes[key][i % len(all_axes[key])]
-    return [accepted(row, others) for row in rows]
+    return tuple(accepted(row, others) for row in rows)
 
 
 def variant_id(row: dict[str, Any]) -> str:

@@ -4,16 +4,21 @@ A page asks for a table with a marker line:
 
     <!-- copier:questions -->   every question: key, what it asks, its values, its default
     <!-- copier:backends -->    every hardware target: index, platforms, driver needed, when to pick it
+    <!-- copier:variants -->    every variant the template's suite renders, and the rendered test
+                                files it runs (tests/plan.py; renders the variants, or reads the
+                                suite's cache of them in build/variants/)
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-COPIER_YML = Path(__file__).resolve().parents[2] / "copier.yml"
+ROOT = Path(__file__).resolve().parents[2]
+COPIER_YML = ROOT / "copier.yml"
 
 
 def load() -> dict[str, Any]:
@@ -86,7 +91,45 @@ def backends_table(config: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def variants_table() -> str:
+    """The suite's variants (tests/variants.py) and which of their rendered test files each
+    runs (tests/plan.py)."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import plan
+
+    rows = plan.plan()
+    files = sorted({name for row in rows for name in row.keys})
+    short = [name.removeprefix("test_").removesuffix(".py") for name in files]
+    table = [
+        "| # | variant: the answers that differ from the default | " + " | ".join(short) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in files) + " |",
+    ]
+    ran: set[str] = set()  # the keys run so far
+    for row in rows:
+        cells = []
+        for name in files:
+            if name not in row.keys:
+                cells.append("")  # not rendered in this variant
+            elif name in row.selected:
+                cells.append("**run**")
+            elif row.keys[name] in ran:
+                cells.append("=")
+            else:
+                cells.append("t")
+        ran.update(row.keys[name] for name in row.selected)
+        answers = ", ".join(f"`{answer}`" for answer in row.id.split(","))
+        torchrun = " (and its torchrun tests)" if row.distributed else ""
+        table.append(f"| {row.index} | {answers}{torchrun} | " + " | ".join(cells) + " |")
+    count = sum(len(row.selected) for row in rows)
+    rendered = sum(len(row.keys) for row in rows)
+    table += ["", f"{len(rows)} variants; {count} of their {rendered} rendered test files run."]
+    return "\n".join(table)
+
+
 def on_page_markdown(markdown: str, **kwargs: Any) -> str:
     config = load()
     markdown = markdown.replace("<!-- copier:questions -->", questions_table(config))
-    return markdown.replace("<!-- copier:backends -->", backends_table(config))
+    markdown = markdown.replace("<!-- copier:backends -->", backends_table(config))
+    if "<!-- copier:variants -->" in markdown:
+        markdown = markdown.replace("<!-- copier:variants -->", variants_table())
+    return markdown

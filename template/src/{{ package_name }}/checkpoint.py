@@ -8,13 +8,16 @@ the resolved config, the class names and the preprocessing.
 
 from __future__ import annotations
 
-import os
+import numbers
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .config import config_from_dict
 from .errors import UserError
+from .files import atomic_write
+from .model import build_model
 from .project import MODEL
 
 FORMAT_VERSION = 1
@@ -22,18 +25,9 @@ REQUIRED_KEYS = ("format_version", "model", "config", "classes", "preprocessing"
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`.
-
-    A crash mid-write leaves the previous checkpoint intact: the rename is atomic.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as file:
+    """Written atomically (files.py): a crash mid-write leaves the previous checkpoint intact."""
+    with atomic_write(path, binary=True) as file:
         torch.save({"format_version": FORMAT_VERSION, **state}, file)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
 
 
 def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
@@ -66,17 +60,62 @@ def read_torch_file(file: Path) -> dict[str, Any]:
 def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
     file = resolve_checkpoint(path, prefer)
     state = read_torch_file(file)
+    check_checkpoint(state, file)
+    return state
+
+
+def check_checkpoint(state: dict[str, Any], file: Path) -> None:
+    """The one check of a checkpoint's structure that every command relies on (evaluate,
+    predict, export, finetune, resume): a hand-edited or foreign file is one clear line here,
+    not a TypeError or a size mismatch later."""
     if any(key not in state for key in REQUIRED_KEYS):
         raise UserError(f"{file} is not a checkpoint written by this project")
-    if state["format_version"] > FORMAT_VERSION:
+
+    def refuse(what: str) -> None:
+        raise UserError(f"{file} is not a checkpoint this project can use: {what} (was it edited?)")
+
+    version = state["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        refuse(f"its format_version is {version!r}, not a whole number")
+    if version > FORMAT_VERSION:
         raise UserError(f"{file} was written by a newer version of this project")
+    if not isinstance(state["config"], dict) or not isinstance(state["config"].get("model"), dict):
+        refuse("its config is not a mapping with a model section")
+    classes = state["classes"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str | int) for c in classes):
+        refuse("its classes are not a list of class names")
+    prep = state["preprocessing"]
+    if not (
+        isinstance(prep, dict)
+        and prep.get("channels") in (1, 3)
+        and is_numbers(prep.get("image_size"), 2, whole=True)
+        and all(is_numbers(prep.get(key), prep["channels"]) for key in ("mean", "std"))
+        and min(prep["image_size"]) >= 1
+        and all(prep["std"])
+    ):
+        refuse("its preprocessing is not channels, image_size, mean and std")
+    weights = state["model"]
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        refuse("its model is not a mapping of names to tensors")
+    for key in ("epoch", "step"):
+        if not isinstance(state.get(key, 0), int):
+            refuse(f"its {key} is {state[key]!r}, not a whole number")
     check_model(state, file)
-    return state
+    check_weights(state, file)
+
+
+def is_numbers(value: Any, length: int, whole: bool = False) -> bool:
+    kind = numbers.Integral if whole else numbers.Real
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == length
+        and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
+    )
 
 
 def check_model(state: dict[str, Any], file: Path) -> None:
     """Refuse a checkpoint of another model, or one whose head does not match its class names."""
-    saved = state["config"].get("model", {}).get("name")
+    saved = state["config"]["model"].get("name")
     if saved != MODEL:
         raise UserError(
             f"{file} holds a {saved} model and this project's model is {MODEL}: use it in a project "
@@ -88,6 +127,29 @@ def check_model(state: dict[str, Any], file: Path) -> None:
             f"{file} does not add up: its head has {head.shape[0]} outputs for {len(state['classes'])} "
             "class names (was it edited or mixed with another run's?)"
         )
+
+
+def check_weights(state: dict[str, Any], file: Path) -> None:
+    """The weights are those of the model its config describes, name for name and shape for shape
+    (the model is built on the meta device: no memory, no time)."""
+    try:
+        cfg = config_from_dict(state["config"])
+    except UserError as error:
+        raise UserError(f"{file} holds a config this project refuses: {error}") from None
+    prep = state["preprocessing"]
+    with torch.device("meta"):
+        model = build_model(cfg.model, (prep["channels"], *prep["image_size"]), len(state["classes"]))
+    own, weights = model.state_dict(), state["model"]
+    wrong = [
+        f"{key} {tuple(weights[key].shape)} where its config makes {tuple(own[key].shape)}"
+        for key in own
+        if key in weights and weights[key].shape != own[key].shape
+    ]
+    wrong += [f"{key} missing" for key in own if key not in weights]
+    wrong += [f"{key} left over" for key in weights if key not in own]
+    if wrong:
+        more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        raise UserError(f"{file}'s weights do not fit its own config: {'; '.join(wrong[:3])}{more}")
 
 
 def rng_state() -> dict[str, Any]:

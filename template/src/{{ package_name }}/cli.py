@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 from .errors import (
     EXIT_DIVERGED,
@@ -31,6 +33,7 @@ from .errors import (
     Diverged,
     Preempted,
     UserError,
+    describe_os_error,
 )
 from .project import BACKENDS, PACKAGE, PROJECT_NAME
 
@@ -45,7 +48,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog=f"python -m {PACKAGE}", description=f"{PROJECT_NAME}: train and use models.")
+    parser = Parser(prog=program(), description=f"{PROJECT_NAME}: train and use models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     train = commands.add_parser("train", help="train a model (or resume=runs/<run> to continue one)")
@@ -81,18 +84,53 @@ def build_parser() -> Parser:
     return parser
 
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
+
+
+class StoppedOutsideTraining(BaseException):
+    """SIGTERM or SIGUSR1 before training began (imports, data) or after it ended. A
+    BaseException, so that no `except Exception` on the way swallows it."""
+
+
+def stop_now(number: int, frame: FrameType | None) -> None:
+    raise StoppedOutsideTraining(signal.Signals(number).name)
+
+
+def program() -> str:
+    """How the user started this: the console script's name, or `python -m <package>`."""
+    name = Path(sys.argv[0]).name
+    script = name and name != "-c" and not name.endswith(".py")  # not `python -m`, `-c` or a file
+    return name if script else f"python -m {PACKAGE}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    # First of all, so that a scheduler's signal during start-up also ends in exit code 75
+    # (training itself takes the signals over to stop after a step: preemption.py).
+    previous = {number: signal.signal(number, stop_now) for number in STOP_SIGNALS}
     try:
-        return run(args)
+        return run(build_parser().parse_args(argv))
     except UserError as error:
         return say(f"error: {error}", EXIT_USER_ERROR)
     except Diverged as error:
         return say(f"error: {error}", EXIT_DIVERGED)
     except Preempted as error:
         return say(str(error), EXIT_REQUEUE)
+    except StoppedOutsideTraining as error:
+        return say(f"stopped by {error} before training began or after it ended: run it again", EXIT_REQUEUE)
+    except ModuleNotFoundError as error:  # e.g. a tracker added by `copier update`, not installed yet
+        return say(
+            f"error: the module '{error.name}' is not installed here: run `python bootstrap.py` again "
+            "(pyproject.toml lists what the project needs)",
+            EXIT_USER_ERROR,
+        )
+    except OSError as error:  # a full disk, a read-only folder, a path through a file, a name too long
+        message, code = describe_os_error(error)
+        return say(f"error: {message}", code)
     except KeyboardInterrupt:
         return say("interrupted", EXIT_INTERRUPTED)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def say(message: str, code: int) -> int:
@@ -112,12 +150,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.command in ("train", "finetune"):
         from .config import load_config
-        from .train import fit
 
         config_file = args.config or existing(DEFAULT_CONFIGS[args.command])
         cfg = load_config(config_file, args.overrides)
         if args.command == "finetune":
             cfg.finetune.checkpoint = args.checkpoint
+        from .train import fit  # after the config is checked: a mistake answers before Lightning loads
+
         fit(cfg, args.overrides)
         return 0
 
@@ -128,10 +167,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "predict":
-        from .predict import predict, write_csv
+        from .predict import check_csv_output, predict, write_csv
 
         if args.top_k < 1:
             raise UserError(f"--top-k must be at least 1 (got {args.top_k})")
+        check_csv_output(args.output)  # before any work
         rows = predict(args.checkpoint, args.inputs, args.top_k)
         path = write_csv(rows, args.output)
         print(f"wrote {len(rows)} predictions to {path}")

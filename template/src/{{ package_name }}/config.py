@@ -97,7 +97,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 # Keys whose value must lie in a range: (test, what to say).
 LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "epochs": (lambda v: v >= 1, "at least 1"),
+    "seed": (lambda v: 0 <= v < 2**63, "a whole number from 0 to 2**63 - 1"),
+    "epochs": (lambda v: 1 <= v <= 1_000_000, "from 1 to 1000000"),
     "early_stopping": (lambda v: v >= 0, "0 (off) or more"),
     "data.batch_size": (lambda v: v >= 1, "at least 1"),
     "optim.lr": (lambda v: math.isfinite(v) and v > 0, "a number above 0"),
@@ -140,6 +141,8 @@ def to_yaml(cfg: Config) -> str:
 
 def read_yaml(path: str | Path) -> DictConfig:
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"config file {path} is a folder: name a .yaml file")
     if not path.is_file():
         raise UserError(f"config file {path} does not exist")
     try:
@@ -155,6 +158,8 @@ def parse_overrides(overrides: list[str]) -> DictConfig:
     for item in overrides:
         if "=" not in item or item.startswith("="):
             raise UserError(f"'{item}' is not an override: write key=value, e.g. optim.lr=0.05")
+        if "[" in item.partition("=")[0]:
+            raise UserError(f"'{item}': a list is given whole, e.g. data.classes=[1,2], not item by item")
     try:
         return OmegaConf.from_dotlist(overrides)
     except OmegaConfBaseException as error:

@@ -4,8 +4,10 @@ A dataset that fits in memory becomes three splits of tensors (train, validation
 sit on the training device. Batches come from `TensorLoader`: one random permutation per
 epoch, then indexing, instead of a per-sample DataLoader that collates batches one sample at a
 time. On the digits that makes iterating an epoch about 10x cheaper, and a SimpleNet epoch about
-1.3x faster (benchmarks/tensor_loader.py in copier-pytorch). Augmentation, when on, is applied
-to each training batch on the device with torchvision.transforms.v2 (one random draw per batch).
+1.3x faster (benchmarks/tensor_loader.py in copier-pytorch). Augmentation, when on, shifts
+(and, for photos, mirrors) each training image on its own, a whole batch at once on the device
+(`Shift`); the random draws come from the loader's seeded generator, so a resumed run repeats
+them exactly.
 
 A folder of image files is too big for that: its splits stay datasets that decode files, and
 `FolderLoader` batches them with a DataLoader (worker processes, pinned memory).
@@ -17,11 +19,12 @@ every checkpoint, so `evaluate` and `predict` repeat it exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch.nn import functional as nnf
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.transforms.v2 import functional as F
 
@@ -57,7 +60,7 @@ class DataBundle:
     test: Split | Dataset
     classes: list[str]
     preprocessing: dict[str, Any]  # channels, image_size, mean, std
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # for batches of a train Split
+    augment: Shift | None = None  # for batches of a train Split
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
@@ -94,7 +97,7 @@ def tensor_bundle(
     classes: list[str],
     cfg: DataConfig,
     preprocessing: dict[str, Any] | None,
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    augment: Shift | None = None,
 ) -> DataBundle:
     """Resize (for data.image_size) and normalize in-memory splits of images scaled to 0..1.
 
@@ -174,6 +177,39 @@ def normalize(split: Split, preprocessing: dict[str, Any]) -> Split:
     return Split((split.x - mean) / std, split.y)
 
 
+@dataclass(frozen=True)
+class Shift:
+    """Random shifts of up to `padding` pixels (the borders filled with zeros, as
+    torchvision's RandomCrop(size, padding) does), and with `flip` a mirror image half of the
+    time: each image of a batch its own, drawn in one go (`draw`) and applied to a whole batch
+    on its device by one gather (`__call__`)."""
+
+    padding: int
+    flip: bool = False
+
+    def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Parameters for n images, (n, 3): the crop's top and left offsets in 0..2*padding,
+        and 1 where the image is mirrored."""
+        offsets = torch.randint(0, 2 * self.padding + 1, (n, 2), generator=generator)
+        if self.flip:
+            return torch.cat([offsets, torch.randint(0, 2, (n, 1), generator=generator)], dim=1)
+        return torch.cat([offsets, torch.zeros(n, 1, dtype=torch.int64)], dim=1)
+
+    def __call__(self, images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """images (B, C, H, W), shifted (and mirrored) by their rows of `params` (B, 3)."""
+        batch, channels, height, width = images.shape
+        p = self.padding
+        padded = nnf.pad(images, (p, p, p, p))  # (B, C, H + 2p, W + 2p)
+        rows = params[:, :1] + torch.arange(height, device=images.device)  # (B, H)
+        cols = params[:, 1:2] + torch.arange(width, device=images.device)  # (B, W)
+        if self.flip:
+            cols = torch.where(params[:, 2:].bool(), cols.flip(1), cols)
+        # Where each output pixel comes from in the padded image, as a flat index.
+        source = (rows[:, :, None] * (width + 2 * p) + cols[:, None, :]).view(batch, 1, -1)
+        flat = padded.view(batch, channels, -1).gather(2, source.expand(-1, channels, -1))
+        return flat.view(batch, channels, height, width)
+
+
 def shard(order: torch.Tensor, ranks: tuple[int, int], pad: bool) -> torch.Tensor:
     """Rank r of n takes every n-th index from the r-th on. With `pad` (training) the order is
     first lengthened with its own start so that every rank takes as many steps, as
@@ -189,8 +225,9 @@ def shard(order: torch.Tensor, ranks: tuple[int, int], pad: bool) -> torch.Tenso
 class TensorLoader:
     """Mini-batches from tensors that already sit on the device.
 
-    Each epoch draws one permutation from a generator seeded with `seed + epoch`, so the order
-    depends only on the epoch number: a resumed run sees exactly the batches it would have seen.
+    Each epoch draws one permutation from a generator seeded with `seed + epoch`, then the
+    augmentation's parameters for every image (`transform.draw`), so the order and the shifts
+    depend only on the epoch number: a resumed run sees exactly the batches it would have seen.
     `set_epoch(epoch, skip)` leaves out the epoch's first `skip` batches, for a run resumed from
     the middle of an epoch.
     """
@@ -201,7 +238,7 @@ class TensorLoader:
         batch_size: int,
         shuffle: bool = False,
         seed: int = 0,
-        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        transform: Shift | None = None,
         ranks: tuple[int, int] = (0, 1),
     ):
         if batch_size < 1:
@@ -223,21 +260,24 @@ class TensorLoader:
         images = math.ceil(n / count) if self.shuffle else len(range(index, n, count))
         return math.ceil(images / self.batch_size)
 
-    def indices(self) -> torch.Tensor:
+    def indices(self, generator: torch.Generator) -> torch.Tensor:
         n = len(self.split)
-        if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
-        else:
-            order = torch.arange(n)
+        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
         return shard(order, self.ranks, pad=self.shuffle)
 
     def __iter__(self) -> Iterator[Batch]:
-        order = self.indices().to(self.split.y.device)
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        device = self.split.y.device
+        order = self.indices(generator).to(device)
+        # One row of parameters per image of the split (whichever rank or batch it lands in).
+        params = self.transform.draw(len(self.split), generator).to(device) if self.transform else None
         first, self.skip = self.skip * self.batch_size, 0
         for start in range(first, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             images = self.split.x[index]
-            yield (self.transform(images) if self.transform else images), self.split.y[index]
+            if self.transform:
+                images = self.transform(images, params[index])
+            yield images, self.split.y[index]
 
 
 class FolderLoader:

@@ -24,7 +24,35 @@ from torch import nn
 
 from .config import Config
 from .errors import UserError
+from .model import build_model
 from .project import PACKAGE, TORCH_BACKEND
+
+
+def check_model_fits(
+    cfg: Config, input_shape: tuple[int, ...], num_classes: int, device: torch.device
+) -> None:
+    """Refuse a model whose weights, gradients and optimizer state alone exceed the device's
+    memory (model sizes such as model.hidden=[1000000000] ask for hundreds of GB), before any
+    allocation: the model is counted on the meta device, which costs nothing."""
+    with torch.device("meta"):
+        parameters = sum(p.numel() for p in build_model(cfg.model, input_shape, num_classes).parameters())
+    needed = parameters * 4 * 4  # float32 weights, their gradients, two optimizer buffers (AdamW)
+    available = memory_of(device)
+    if available and needed > available:
+        raise UserError(
+            f"the model has {parameters:,} parameters: with gradients and optimizer state that is "
+            f"{needed / 2**30:,.1f} GiB, more than the {available / 2**30:,.1f} GiB of {device.type} memory "
+            "here (make model.* smaller)"
+        )
+
+
+def memory_of(device: torch.device) -> int | None:
+    """Bytes of memory on the device (None where torch or the OS does not say)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    if device.type == "cpu" and "SC_PHYS_PAGES" in getattr(os, "sysconf_names", {}):
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None
 
 
 def pick_device(name: str = "auto", warn: bool = True) -> torch.device:

@@ -11,9 +11,14 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from .project import BACKENDS, PACKAGE, TORCH_BACKEND, TORCH_VERSION, TORCHVISION_VERSION
+
+# The project's own requirements, when it runs from its checkout (src/<package>/ -> the root).
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 OK, NOTE, FAIL = "ok", "note", "FAIL"
 AUTO_FIX = "python bootstrap.py --backend auto"  # bootstrap.py picks the build this machine runs
@@ -32,6 +37,7 @@ def collect() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "os": sys.platform,
+        "unmet": unmet_requirements(PYPROJECT),
         **nvidia_gpus(),
     }
     try:
@@ -107,7 +113,41 @@ def diagnose(facts: dict[str, Any], backend: str = TORCH_BACKEND) -> list[Findin
         check_pair(facts, rebootstrap),
         check_build(facts, backend, rebootstrap),
         *check_hardware(facts, backend),
+        *check_requirements(facts, rebootstrap),
     ]
+
+
+def unmet_requirements(pyproject: Path) -> list[str]:
+    """pyproject.toml's dependencies that the installed packages do not satisfy (after
+    `copier update` added a tracker, say), as 'name (why)'."""
+    try:
+        import tomllib  # Python 3.11+; on 3.10 this check is left out
+    except ImportError:
+        return []
+    from packaging.requirements import Requirement  # packaging comes with matplotlib and pip
+
+    if not pyproject.is_file():
+        return []
+    unmet = []
+    for line in tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            installed = metadata.version(requirement.name)
+        except metadata.PackageNotFoundError:
+            unmet.append(f"{requirement.name} (not installed)")
+            continue
+        if not requirement.specifier.contains(installed, prereleases=True):
+            unmet.append(f"{requirement.name} ({installed} installed, {requirement.specifier} asked)")
+    return unmet
+
+
+def check_requirements(facts: dict[str, Any], rebootstrap: str) -> list[Finding]:
+    unmet = facts.get("unmet") or []
+    if not unmet:
+        return []
+    return [Finding(FAIL, f"pyproject.toml asks for what is not installed: {', '.join(unmet)}", rebootstrap)]
 
 
 def check_pair(facts: dict[str, Any], rebootstrap: str) -> Finding:

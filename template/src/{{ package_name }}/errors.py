@@ -1,13 +1,22 @@
 """The exceptions that reach the user as a sentence instead of a traceback, and their exit codes.
 
-2   UserError: a bad key or value, a missing file, a wrong checkpoint
+2   UserError: a bad key or value, a missing file, a wrong checkpoint, a path that cannot be
+    written (a folder that is a file, a name too long, a read-only disk, no permission)
 3   Diverged: the loss became NaN or infinite
-75  Preempted: stopped by SIGTERM/SIGUSR1 after a checkpoint; resume to continue (EX_TEMPFAIL)
+74  the disk is full (or over quota, or failing): not a mistake in the command, which works
+    again once there is room; a run continues with resume (EX_IOERR)
+75  Preempted: stopped by SIGTERM/SIGUSR1 after a checkpoint, or during start-up before
+    training began; resume (or run again) to continue (EX_TEMPFAIL)
 130 interrupted by Ctrl-C
+
+A file the project writes is written whole or not at all (files.py), whatever the exit code.
 """
+
+import errno
 
 EXIT_USER_ERROR = 2
 EXIT_DIVERGED = 3
+EXIT_DISK_FULL = 74
 EXIT_REQUEUE = 75
 EXIT_INTERRUPTED = 130
 
@@ -17,6 +26,20 @@ class UserError(Exception):
 
     The command line prints its message on one line and exits with code 2.
     """
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+
+
+def describe_os_error(error: OSError) -> tuple[str, int]:
+    """A file-system error as one line naming the path and the cause, and its exit code."""
+    where = error.filename if error.filename is not None else "a file"
+    if error.filename2 is not None:
+        where = f"{where} -> {error.filename2}"
+    cause = error.strerror or str(error) or type(error).__name__
+    if error.errno in DISK_FULL:
+        return f"cannot write {where}: {cause} (free some space, then run it again or resume)", EXIT_DISK_FULL
+    return f"cannot use {where}: {cause}", EXIT_USER_ERROR
 
 
 class Diverged(Exception):

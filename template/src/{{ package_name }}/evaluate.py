@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict
 from .data import DataBundle, FolderLoader, TensorLoader, samples_in
@@ -18,7 +19,6 @@ from .device import pick_device
 from .distributed import is_main, sum_over_ranks
 from .errors import UserError
 from .model import build_model
-from .plots import plot_confusion_matrix, plot_samples
 
 
 @torch.inference_mode()
@@ -105,10 +105,10 @@ def report(result: TestResult, data: DataBundle, run_dir: Path, title: str) -> d
     figures = per_class(result, data.classes)
     if is_main():
         print(format_table(figures))
-        plots = run_dir / "plots"
-        plots.mkdir(exist_ok=True)
-        plot_confusion_matrix(result.confusion, data.classes, plots / "confusion_matrix.png", title)
-        plot_samples(result.images, result.labels, result.predicted, data, plots / "samples.png", title)
+        out = run_dir / "plots"
+        out.mkdir(exist_ok=True)
+        plots.plot_confusion_matrix(result.confusion, data.classes, out / "confusion_matrix.png", title)
+        plots.plot_samples(result.images, result.labels, result.predicted, data, out / "samples.png", title)
     return {"per_class": figures, "confusion_matrix": result.confusion.tolist()}
 
 

@@ -14,18 +14,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors import safe_open
+from safetensors.torch import save
 
-from .checkpoint import load_checkpoint
-from .errors import UserError
+from .checkpoint import load_checkpoint, resolve_checkpoint
+from .files import check_output, write_bytes
+
+
+def check_export_output(output: Path, source: Path) -> Path:
+    """A path export may write: new, or an earlier export (files.check_output)."""
+    return check_output(output, ".safetensors", is_export, source=source)
+
+
+def is_export(path: Path) -> bool:
+    try:
+        with safe_open(str(path), "pt") as file:
+            return "classes" in (file.metadata() or {})
+    except Exception:  # not a safetensors file at all: each kind of damage fails differently
+        return False
 
 
 def export_safetensors(checkpoint: str | Path, output: str | Path) -> Path:
-    state = load_checkpoint(checkpoint, prefer="best")
-    output = Path(output)
-    if output.is_dir():
-        raise UserError(f"--output {output} is a folder: name a .safetensors file")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    source = resolve_checkpoint(checkpoint, prefer="best")
+    output = check_export_output(Path(output), source)
+    state = load_checkpoint(source)
     metadata = {
         "classes": json.dumps(state["classes"]),
         "preprocessing": json.dumps(state["preprocessing"]),
@@ -33,5 +45,5 @@ def export_safetensors(checkpoint: str | Path, output: str | Path) -> Path:
         "epoch": str(state.get("epoch", "")),
     }
     weights = {name: tensor.contiguous() for name, tensor in state["model"].items()}
-    save_file(weights, str(output), metadata=metadata)
+    write_bytes(output, save(weights, metadata=metadata))
     return output

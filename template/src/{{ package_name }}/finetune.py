@@ -52,7 +52,7 @@ def load_pretrained(cfg: Config, data: DataBundle) -> nn.Module:
     load_weights(model, state["model"], source)
     if state["classes"] != data.classes:
         replace_head(model, len(data.classes))
-        print(f"new head: {len(state['classes'])} classes in the checkpoint, {len(data.classes)} here")
+        print(f"new head: classes {state['classes']} in the checkpoint, {data.classes} here")
     return model
 
 

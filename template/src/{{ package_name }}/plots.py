@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from .files import atomic_write
+
 if TYPE_CHECKING:
     from .data import DataBundle
 
@@ -33,8 +35,7 @@ def plot_curves(history: dict[str, list[float]], path: str | Path, title: str) -
     loss_axis.set_title("loss")
     accuracy_axis.set_title("accuracy")
     figure.suptitle(title)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path)
 
 
 def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: str | Path, title: str) -> None:
@@ -60,8 +61,7 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: str
         figure.colorbar(image, ax=axis, shrink=0.8, label="test images")
     accuracy = confusion.trace().item() / confusion.sum().item()
     axis.set_title(f"{title}\nconfusion matrix, accuracy {accuracy:.3f}")
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path)
 
 
 def plot_samples(
@@ -92,5 +92,12 @@ def plot_samples(
     figure.suptitle(f"{title}\ntest images: true and predicted class")
     # placed by hand: a layout engine costs more than the drawing
     figure.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.9 / height, hspace=0.45)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save(figure, path)
+
+
+def save(figure: plt.Figure, path: str | Path) -> None:
+    try:
+        with atomic_write(path, binary=True) as file:
+            figure.savefig(file, format="png", dpi=100)
+    finally:
+        plt.close(figure)

@@ -9,6 +9,8 @@ go to a CSV file.
 from __future__ import annotations
 
 import csv
+import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from torchvision.transforms.v2 import functional as F
 
 from .checkpoint import load_checkpoint
 from .errors import UserError
+from .files import check_output, write_text
 from .model import ModelConfig, build_model
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -33,26 +36,34 @@ def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]
     return model.eval(), state
 
 
-def find_images(inputs: list[str]) -> list[Path]:
-    """Image files given directly, or found (recursively) in the folders given."""
-    files: list[Path] = []
+def find_images(inputs: list[str]) -> dict[Path, bool]:
+    """Image files given directly (True), or found (recursively) in the folders given (False);
+    each file once, however often it is given."""
+    files: dict[Path, bool] = {}
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            for path in sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+                files.setdefault(path, False)
         elif item.is_file():
-            files.append(item)
+            files[item] = True
         else:
             raise UserError(f"no file or folder at {item}")
-    if not files:
+    unique: dict[Path, bool] = {}
+    seen: set[Path] = set()
+    for path, named in files.items():
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique[path] = named
+    if not unique:
         raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {' '.join(inputs)}")
-    return files
+    return unique
 
 
 def preprocess(path: Path, prep: dict[str, Any]) -> torch.Tensor:
     try:
         with Image.open(path) as file:
             image = F.pil_to_tensor(file.convert("L" if prep["channels"] == 1 else "RGB"))
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:  # damaged, or huge
         raise UserError(f"cannot read {path} as an image ({str(error).strip()[:120]})") from None
     image = F.resize(image, list(prep["image_size"]), antialias=True)
     x = image.float() / 255.0
@@ -65,8 +76,18 @@ def preprocess(path: Path, prep: dict[str, Any]) -> torch.Tensor:
 def predict(checkpoint: str | Path, inputs: list[str], top_k: int = 3) -> list[dict[str, Any]]:
     model, state = load_model(checkpoint)
     classes = state["classes"]
-    files = find_images(inputs)
-    batch = torch.stack([preprocess(path, state["preprocessing"]) for path in files])
+    images: dict[Path, torch.Tensor] = {}
+    for path, named in find_images(inputs).items():
+        try:
+            images[path] = preprocess(path, state["preprocessing"])
+        except UserError as error:
+            if named:  # a file asked for by name must be read; one in a folder is skipped, as others are
+                raise
+            print(f"skipped: {error}", file=sys.stderr)
+    if not images:
+        raise UserError(f"none of the images in {' '.join(inputs)} could be read")
+    files = list(images)
+    batch = torch.stack(list(images.values()))
     probabilities = model(batch).softmax(dim=1)
     top = probabilities.topk(min(top_k, len(classes)), dim=1)
     rows = []
@@ -79,13 +100,24 @@ def predict(checkpoint: str | Path, inputs: list[str], top_k: int = 3) -> list[d
     return rows
 
 
+HEADER = "file,class_1,probability_1"  # how a predictions file of this project begins
+
+
+def check_csv_output(output: Path) -> Path:
+    """A path write_csv may write: new, or an earlier predictions file (files.check_output)."""
+    return check_output(output, "predictions .csv", is_predictions)
+
+
+def is_predictions(path: Path) -> bool:
+    with open(path, "rb") as file:
+        return file.read(len(HEADER)) == HEADER.encode()
+
+
 def write_csv(rows: list[dict[str, Any]], output: str | Path) -> Path:
-    output = Path(output)
-    if output.is_dir():
-        raise UserError(f"--output {output} is a folder: name a .csv file")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    output = check_csv_output(Path(output))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(output, text.getvalue())
     return output

@@ -11,13 +11,14 @@ from typing import Any
 
 import torch
 
+from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
-from .config import Config, config_from_dict, to_dict
+from .config import Config, config_from_dict, load_config, to_dict
 from .data import DataBundle, samples_in
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import report, test_weights
-from .plots import plot_curves
+from .files import write_text
 from .project import FRAMEWORK
 from .tracking import CSVTracker
 
@@ -44,17 +45,43 @@ def check_run_dir(cfg: Config) -> None:
     if cfg.run_name in (".", "..") or any(sep in cfg.run_name for sep in "/\\"):
         raise UserError(f"run_name is a folder name, without / or \\ (got '{cfg.run_name}')")
     run_dir = Path(cfg.runs_dir) / cfg.run_name
-    if run_dir.exists():
+    if run_dir.exists() and not unstarted(run_dir):
         raise UserError(f"{run_dir} exists already: pick another run_name, or resume={run_dir}")
 
 
-def open_resume(resume: str, overrides: list[str] | None) -> tuple[Path, Path, dict[str, Any], Config]:
+def unstarted(run_dir: Path) -> bool:
+    """A run folder left by an attempt that ended before its first checkpoint (killed during
+    start-up or its first epoch, a full disk): nothing in it to keep, so it is started over."""
+    made_by_a_run = (run_dir / "config.yaml").is_file() or (run_dir / "checkpoints").is_dir()
+    return run_dir.is_dir() and made_by_a_run and not any((run_dir / "checkpoints").glob("*.pt"))
+
+
+def finished(run_dir: Path, state: dict[str, Any]) -> bool:
+    """The run wrote its summary.json after the step its last checkpoint holds."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):  # none, or damaged: not finished
+        return False
+    return isinstance(summary, dict) and summary.get("steps") == state.get("step")
+
+
+def open_resume(
+    resume: str, overrides: list[str] | None
+) -> tuple[Path, Path | None, dict[str, Any] | None, Config]:
     """For `resume=...`: the run folder, its last checkpoint, that checkpoint and the config.
 
     The run folder is where the checkpoint lies (runs/<run>/checkpoints/last.pt), so a copied
     or moved run continues where it is now. The config is the run's own, with the overrides on
-    top; overrides that would change the data or the model are refused.
+    top; overrides that would change the data or the model are refused. A finished run is
+    refused unless the overrides ask for more epochs. A run folder without a checkpoint yet is
+    started over with its config (no checkpoint and no state then).
     """
+    folder = Path(resume)
+    if unstarted(folder) and (folder / "config.yaml").is_file():
+        cfg = load_config(folder / "config.yaml", overrides)
+        cfg.resume = None
+        print(f"{folder} has no checkpoint yet (its attempt ended before the first one): starting it over")
+        return folder, None, None, cfg
     checkpoint = resolve_checkpoint(resume, prefer="last")
     if checkpoint.parent.name != "checkpoints":
         raise UserError(
@@ -86,7 +113,13 @@ def open_resume(resume: str, overrides: list[str] | None) -> tuple[Path, Path, d
             )
     if cfg.optim.scheduler == "cosine" and cfg.epochs != saved.epochs:
         raise UserError("epochs cannot change on resume with optim.scheduler=cosine (its length is fixed)")
-    return checkpoint.parent.parent, checkpoint, state, cfg
+    run_dir = checkpoint.parent.parent
+    if finished(run_dir, state) and cfg.epochs <= saved.epochs:
+        raise UserError(
+            f"{run_dir} is finished ({state['epoch']} of {saved.epochs} epochs, summary.json written): "
+            f"nothing changed; to train on, resume with epochs=N above {saved.epochs}"
+        )
+    return run_dir, checkpoint, state, cfg
 
 
 def check_ranks(state: dict[str, Any], run_dir: Path) -> None:
@@ -136,7 +169,7 @@ def make_run_dir(cfg: Config) -> Path:
         run_dir, n = root / base, 2
         while run_dir.exists():
             run_dir, n = root / f"{base}-{n}", n + 1
-    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=unstarted(run_dir))
     return run_dir
 
 
@@ -158,7 +191,7 @@ def finish(
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
     (run_dir / "plots").mkdir(exist_ok=True)
     if history and is_main():
-        plot_curves(history, run_dir / "plots" / "curves.png", title=title)
+        plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
     figures = report(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
 
     epochs_done = len(tracker.rows)
@@ -181,7 +214,7 @@ def finish(
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **figures,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     tracker.close(summary)
     print(f"test accuracy {test_accuracy:.4f} (best epoch {best['epoch']}); run files in {run_dir}")
     return summary

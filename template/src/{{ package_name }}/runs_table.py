@@ -22,8 +22,19 @@ def list_runs(folder: str | Path) -> list[dict[str, Any]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder} does not exist: train a run first, or name the folder that holds them")
-    rows = [read_run(path) for path in folder.iterdir() if (path / "config.yaml").is_file()]
+    rows = [read_or_damaged(path) for path in folder.iterdir() if (path / "config.yaml").is_file()]
     return sorted(rows, key=lambda row: row["sort"], reverse=True)
+
+
+def read_or_damaged(run_dir: Path) -> dict[str, Any]:
+    """A run's row, or, when its summary.json, config.yaml or metrics.csv cannot be read (cut
+    short, edited), a row that says so: one damaged run does not hide the others."""
+    try:
+        return read_run(run_dir)
+    except Exception as error:  # JSON, YAML and CSV errors, missing keys, wrong types
+        row = dict.fromkeys(COLUMNS, "-")
+        row.update(run=run_dir.name, finished=f"damaged ({type(error).__name__})", sort=stamp(run_dir))
+        return row
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:

@@ -4,17 +4,21 @@ tracker; the chosen tracker (tracker.py) writes the same rows to its own store a
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .files import write_text
 
 if TYPE_CHECKING:  # config.py imports the tracker's settings, which import this module
     from .config import Config
 
 
 class CSVTracker:
-    """Appends one row per epoch to `metrics.csv`.
+    """Writes `metrics.csv` after each epoch, whole and atomically (files.py): a full disk or a
+    kill mid-write leaves the previous epoch's file.
 
     On resume it keeps the rows up to the epoch the checkpoint holds and drops any later rows
     from the interrupted attempt, so the file tells one consistent story.
@@ -26,31 +30,38 @@ class CSVTracker:
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
         if resume_epoch is not None and self.path.exists():
-            with open(self.path, newline="") as file:
-                self.rows = [row for row in csv.DictReader(file) if int(row["epoch"]) <= resume_epoch]
+            self.rows = readable_rows(self.path, resume_epoch)
             self.rewrite()
 
     def log(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        with open(self.path, "a", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        self.rewrite()
 
     def rewrite(self) -> None:
-        with open(self.path, "w", newline="") as file:
-            if self.rows:
-                writer = csv.DictWriter(file, fieldnames=list(self.rows[0]))
-                writer.writeheader()
-                writer.writerows(self.rows)
+        text = io.StringIO()
+        if self.rows:
+            writer = csv.DictWriter(text, fieldnames=list(self.rows[0]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+        write_text(self.path, text.getvalue())
 
     def history(self, key: str) -> list[float]:
         return [float(row[key]) for row in self.rows]
 
     def close(self, summary: dict[str, Any]) -> None:
         """The run is over: trackers with a store of their own record its final figures."""
+
+
+def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
+    """The rows of epochs up to `up_to_epoch`; rows that are cut short or edited beyond reading
+    are left out (the checkpoint, not this file, is what a resumed run continues from)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    whole = [row for row in rows if None not in row.values() and None not in row]
+    return [row for row in whole if row.get("epoch", "").isdigit() and int(row["epoch"]) <= up_to_epoch]
 
 
 def scalars(row: dict[str, Any]) -> dict[str, float]:
@@ -90,4 +101,4 @@ def saved_run_id(run_dir: Path) -> str | None:
 
 
 def save_run_id(run_dir: Path, tracker: str, run_id: str) -> None:
-    (run_dir / RUN_ID_FILE).write_text(json.dumps({"tracker": tracker, "run_id": run_id}) + "\n")
+    write_text(run_dir / RUN_ID_FILE, json.dumps({"tracker": tracker, "run_id": run_id}) + "\n")

@@ -1,0 +1,140 @@
+"""Every file the project writes goes through here: whole or not at all, and never over
+something it should not replace.
+
+`atomic_write` writes to a temporary file beside the target (`<name>.tmp`), flushes it to
+disk and renames it over the target, which is atomic: a crash, a full disk or a kill mid-write
+leaves the previous file as it was, and a failed write removes its temporary file. Checkpoints,
+metrics.csv, summary.json, config.yaml, plots, predictions and exports all use it.
+
+`check_output` guards a path the user names with `--output`: a folder, a device, a pipe, a
+symbolic link (not followed: a write lands on the path named or nowhere), a checkpoint, or any
+existing file that is not an earlier output of the same kind is refused before any work.
+
+`RunLock` is an OS lock on a run folder while a process trains in it; the OS releases it when
+the process ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import UserError
+
+
+@contextmanager
+def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """`with atomic_write(path) as file:` write to `file`; `path` is replaced when the block
+    ends without an error, and left as it was otherwise."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(temporary, "wb") if binary else open(temporary, "w", encoding="utf-8", newline="") as file:
+            try:
+                yield file
+                file.flush()
+            except RuntimeError:  # torch.save reports a failed write so; flushing shows the OSError behind it
+                file.flush()
+                raise
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # a failed write names no file
+            error.filename = str(path)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_write(path) as file:
+        file.write(text)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_write(path, binary=True) as file:
+        file.write(data)
+
+
+def check_output(
+    path: Path, kind: str, is_previous: Callable[[Path], bool], source: Path | None = None
+) -> Path:
+    """`path` if writing a `kind` there replaces nothing but an earlier one (see the module's doc)."""
+    if path.is_symlink():
+        raise UserError(f"--output {path} is a symbolic link, which is not followed: name the file itself")
+    if not path.exists():
+        return path
+    if path.is_dir():
+        raise UserError(f"--output {path} is a folder: name a {kind} file")
+    if not path.is_file():
+        raise UserError(f"--output {path} is a special file (a device or a pipe): name a {kind} file")
+    if path.suffix in (".pt", ".ckpt") or (source is not None and path.samefile(source)):
+        raise UserError(f"--output {path} is a checkpoint: name another file, a {kind} file")
+    if not is_previous(path):
+        raise UserError(
+            f"--output {path} exists and is not a {kind} file this project wrote: name another file, "
+            "or remove that one first"
+        )
+    return path
+
+
+class RunLock:
+    """`with RunLock(run_dir):` while training in a run folder (`active=False`: a no-op, for
+    torchrun's other ranks). A second process is refused with the holder's process id, which
+    the lock file keeps."""
+
+    def __init__(self, run_dir: Path, active: bool = True):
+        self.path = run_dir / "train.lock"
+        self.active = active
+        self.file: IO[str] | None = None
+
+    def __enter__(self) -> RunLock:
+        if not self.active:
+            return self
+        file = open(self.path, "a+", encoding="utf-8")  # held until __exit__
+        try:
+            lock(file)
+        except OSError:
+            holder = read_holder(file) or "another process"
+            file.close()
+            raise UserError(
+                f"{self.path.parent} is in use: process {holder} is training in it (wait for it to end, "
+                "or stop it first)"
+            ) from None
+        file.seek(0)
+        file.truncate()
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        self.file = file
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.file.close()  # closing releases the lock (so does the process ending)
+            self.file = None
+
+
+def read_holder(file: IO[str]) -> str:
+    try:
+        file.seek(0)
+        return file.read().strip()
+    except OSError:  # Windows keeps a locked file from being read
+        return ""
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def lock(file: IO[str]) -> None:
+        file.seek(0)
+        msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
+
+else:
+    import fcntl
+
+    def lock(file: IO[str]) -> None:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
