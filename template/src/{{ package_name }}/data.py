@@ -275,7 +275,7 @@ class TensorLoader:
         for start in range(first, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             images = self.split.x[index]
-            if self.transform:
+            if self.transform and params is not None:
                 images = self.transform(images, params[index])
             yield images, self.split.y[index]
 
