@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 import yaml
 from conftest import BIN, ROOT, run
 
@@ -28,7 +29,7 @@ GIT_ID = ["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.org", "-
 
 def current_version() -> str:
     """The version this checkout will be released as: pyproject.toml's."""
-    return re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def copy(template: Path, version: str, dst: Path) -> Path:
 
 def copier_update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`copier update --trust --defaults ...` as a user runs it; its exit code is left to the caller."""
-    command = [BIN / "copier", "update", "--trust", "--defaults", *args]
+    command = [str(BIN / "copier"), "update", "--trust", "--defaults", *args]
     return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=300)
 
 

@@ -53,11 +53,10 @@ def choice_values(spec: dict[str, Any]) -> list[str]:
 
 def axes() -> dict[str, list[Any]]:
     """Each multiple-choice or yes/no question and its values, the default first."""
-    result = {}
+    result: dict[str, list[Any]] = {}
     for key, spec in questions().items():
         if spec.get("type") == "bool":
-            default = bool(spec["default"])
-            result[key] = [default, not default]
+            result[key] = [bool(spec["default"]), not spec["default"]]
             continue
         if "choices" not in spec:
             continue

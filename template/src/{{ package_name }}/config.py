@@ -170,7 +170,7 @@ def merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
     try:
         return OmegaConf.merge(base, update)  # type: ignore[return-value]
     except ConfigKeyError as error:
-        raise UserError(unknown_key_message(error.full_key, source)) from None
+        raise UserError(unknown_key_message(error.full_key or "", source)) from None
     except ValidationError as error:
         raise UserError(bad_value_message(error, source)) from None
 

@@ -48,6 +48,11 @@ class Split:
         return self.x[index], self.y[index]
 
 
+def samples_in(split: Split | Dataset) -> int:
+    """len() of a split: torch's Dataset declares no __len__ to type checkers (ours all have one)."""
+    return len(split)  # type: ignore[arg-type]
+
+
 @dataclass
 class DataBundle:
     train: Split | Dataset
@@ -88,7 +93,7 @@ class DataBundle:
 
 
 def tensor_bundle(
-    splits: tuple[Split, Split, Split],
+    splits: tuple[Split, ...],
     classes: list[str],
     cfg: DataConfig,
     preprocessing: dict[str, Any] | None,
@@ -270,7 +275,7 @@ class TensorLoader:
         for start in range(first, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             images = self.split.x[index]
-            if self.transform:
+            if self.transform and params is not None:
                 images = self.transform(images, params[index])
             yield images, self.split.y[index]
 
@@ -304,10 +309,11 @@ class FolderLoader:
         index, count = ranks
         # DistributedSampler for its seed + epoch shuffling and its sharding over ranks. (Not
         # named `sampler`: Lightning would take this loader for a DataLoader and look for more.)
+        self.order: DistributedSampler | range
         if shuffle:
             self.order = DistributedSampler(dataset, num_replicas=count, rank=index, seed=seed)
         else:  # evaluation: each image once, no padding
-            self.order = range(index, len(dataset), count)
+            self.order = range(index, samples_in(dataset), count)
         self.generator = torch.Generator().manual_seed(seed)
         self.loader = DataLoader(
             dataset,

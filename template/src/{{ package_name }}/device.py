@@ -58,8 +58,8 @@ def memory_of(device: torch.device) -> int | None:
 def pick_device(name: str = "auto", warn: bool = True) -> torch.device:
     """The device `name` asks for; with `warn`, a GPU project on a machine without one says so."""
     if name == "auto":
-        if torch.accelerator.is_available():
-            return torch.accelerator.current_accelerator()
+        if (accelerator := torch.accelerator.current_accelerator(check_available=True)) is not None:
+            return accelerator
         if warn and TORCH_BACKEND not in ("cpu", "auto"):
             print(
                 f"warning: this project targets {TORCH_BACKEND} but torch finds no GPU here, so it "
@@ -128,7 +128,7 @@ def configure(cfg: Config, device: torch.device, model: nn.Module) -> Runtime:
     if device.type == "cuda":
         tf32 = "ieee" if cfg.precision == "fp32" else "tf32"  # TF32: fp32 matmuls on tensor cores
         torch.backends.cuda.matmul.fp32_precision = tf32
-        torch.backends.cudnn.conv.fp32_precision = tf32
+        torch.backends.cudnn.conv.fp32_precision = tf32  # type: ignore[attr-defined]  # not in torch's stubs
         torch.backends.cudnn.benchmark = not cfg.deterministic
     channels_last = device.type != "cpu" and has_convolutions(model)
     if channels_last:

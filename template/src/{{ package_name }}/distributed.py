@@ -133,7 +133,7 @@ def check_shardable(fsdp: bool, model: nn.Module) -> None:
 
 def shard(model: nn.Module, mesh: Any = None) -> None:
     """FSDP2: shard the model's blocks (model.py's `shard_units`), then the rest, in place."""
-    for unit in architecture.shard_units(model):
+    for unit in architecture.shard_units(model):  # type: ignore[attr-defined]  # resnet, vit only
         fully_shard(unit, mesh=mesh)
     fully_shard(model, mesh=mesh)
 

@@ -121,7 +121,7 @@ def unmet_requirements(pyproject: Path) -> list[str]:
     """pyproject.toml's dependencies that the installed packages do not satisfy (after
     `copier update` added a tracker, say), as 'name (why)'."""
     try:
-        import tomllib  # Python 3.11+; on 3.10 this check is left out
+        import tomllib  # type: ignore[import-not-found]  # Python 3.11+; on 3.10 this check is left out
     except ImportError:
         return []
     from packaging.requirements import Requirement  # packaging comes with matplotlib and pip

@@ -13,7 +13,7 @@ from torch import nn
 from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict
-from .data import DataBundle, FolderLoader, TensorLoader
+from .data import DataBundle, FolderLoader, TensorLoader, samples_in
 from .dataset import load_data
 from .device import pick_device
 from .distributed import is_main, sum_over_ranks
@@ -133,7 +133,7 @@ def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> 
     if data.classes != state["classes"]:
         raise UserError(f"the checkpoint knows classes {state['classes']}, the data has {data.classes}")
     result = test_weights(state["model"], cfg, data)
-    print(f"test accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {len(data.test)} images")
+    print(f"test accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {samples_in(data.test)} images")
     in_run = path.parent.name == "checkpoints"
     run_dir = path.parent.parent if in_run else path.parent
     figures = report(result, data, run_dir, title=f"{run_dir.name}: {path.name}, epoch {state['epoch']}")

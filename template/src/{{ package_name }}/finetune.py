@@ -16,7 +16,7 @@ is an error, never skipped.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -72,7 +72,7 @@ def from_torchvision(cfg: Config, data: DataBundle, state: dict[str, Any]) -> nn
     """A model for `data` whose backbone holds torchvision's weights; its head is new."""
     check_torchvision_support(cfg.model)
     model = build_model(cfg.model, data.input_shape, len(data.classes))
-    weights = architecture.adapt_torchvision_state(state, cfg.model, data.input_shape)
+    weights = architecture.adapt_torchvision_state(state, cfg.model, data.input_shape)  # type: ignore[attr-defined]  # resnet, vit only
     load_weights(model, weights, cfg.finetune.checkpoint, new_head=True)
     print(f"new head: {len(data.classes)} classes, on torchvision's {cfg.model.name} backbone")
     return model
@@ -81,7 +81,7 @@ def from_torchvision(cfg: Config, data: DataBundle, state: dict[str, Any]) -> nn
 def download_weights(cfg: ModelConfig) -> dict[str, Any]:
     """torchvision's pretrained weights for the model, from torch's cache or downloaded into it."""
     check_torchvision_support(cfg)
-    weights = architecture.pretrained_weights(cfg)
+    weights = architecture.pretrained_weights(cfg)  # type: ignore[attr-defined]  # resnet, vit only
     cache = Path(torch.hub.get_dir()) / "checkpoints"
     try:
         return weights.get_state_dict(progress=True, check_hash=True)
@@ -138,11 +138,11 @@ def load_weights(
 
 def replace_head(model: nn.Module, num_classes: int) -> None:
     """A new, freshly initialized head for another number of classes."""
-    model.head = nn.Linear(model.head.in_features, num_classes)
+    model.head = nn.Linear(cast(nn.Linear, model.head).in_features, num_classes)
 
 
 def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
-    for parameter in model.backbone.parameters():
+    for parameter in model.get_submodule("backbone").parameters():
         parameter.requires_grad_(trainable)
 
 
@@ -164,7 +164,7 @@ def freeze_for_epoch(model: nn.Module, cfg: Config, epoch: int) -> None:
     frozen = epoch < cfg.finetune.freeze_epochs
     set_backbone_trainable(model, not frozen)
     if frozen:
-        model.backbone.eval()
+        model.get_submodule("backbone").eval()
     if epoch in (0, cfg.finetune.freeze_epochs):
         trainable, total = count_parameters(model)
         state = "frozen" if frozen else "unfrozen"

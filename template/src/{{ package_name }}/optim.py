@@ -11,12 +11,14 @@ from .config import Config
 def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
     """Two parameter groups: the backbone at lr * backbone_lr_scale, the head at lr (one group
     when the scale is 1: one pass of the optimizer's update over all the weights, not two)."""
+    backbone = list(model.get_submodule("backbone").parameters())
+    head = list(model.get_submodule("head").parameters())
     groups = [
-        {"params": list(model.backbone.parameters()), "lr": cfg.optim.lr * cfg.finetune.backbone_lr_scale},
-        {"params": list(model.head.parameters()), "lr": cfg.optim.lr},
+        {"params": backbone, "lr": cfg.optim.lr * cfg.finetune.backbone_lr_scale},
+        {"params": head, "lr": cfg.optim.lr},
     ]
     if cfg.finetune.backbone_lr_scale == 1:
-        groups = [{"params": groups[0]["params"] + groups[1]["params"], "lr": cfg.optim.lr}]
+        groups = [{"params": backbone + head, "lr": cfg.optim.lr}]
     if cfg.optim.name == "adamw":
         return torch.optim.AdamW(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     return torch.optim.SGD(

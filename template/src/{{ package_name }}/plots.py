@@ -56,7 +56,7 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: str
             for column in range(n):
                 count = int(confusion[row, column])
                 color = "white" if count > threshold else "black"
-                axis.text(column, row, count, ha="center", va="center", color=color, fontsize=8)
+                axis.text(column, row, str(count), ha="center", va="center", color=color, fontsize=8)
     else:
         figure.colorbar(image, ax=axis, shrink=0.8, label="test images")
     accuracy = confusion.trace().item() / confusion.sum().item()

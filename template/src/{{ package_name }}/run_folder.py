@@ -14,7 +14,7 @@ import torch
 from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict
-from .data import DataBundle
+from .data import DataBundle, samples_in
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import report, test_weights
@@ -195,7 +195,7 @@ def finish(
     figures = report(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
 
     epochs_done = len(tracker.rows)
-    samples = len(data.train) * epochs_done
+    samples = samples_in(data.train) * epochs_done
     summary = {
         "run": run_dir.name,
         "test_accuracy": round(test_accuracy, 6),
