@@ -305,7 +305,7 @@ class FolderLoader:
     ):
         if batch_size < 1:
             raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
-        self.seed, self.skip = seed, 0
+        self.seed, self.skip, self.batch_size = seed, 0, batch_size
         index, count = ranks
         # DistributedSampler for its seed + epoch shuffling and its sharding over ranks. (Not
         # named `sampler`: Lightning would take this loader for a DataLoader and look for more.)
@@ -340,9 +340,9 @@ class FolderLoader:
             # Decoded in this process, the images' random draws come from torch's own random
             # state, which resume restored as it was after the trained batches: leave them out
             # without decoding them again.
-            rest = list(self.order)[skip * self.loader.batch_size :]
-            loader = self.loader
-            yield from DataLoader(loader.dataset, loader.batch_size, sampler=rest, generator=self.generator)
+            rest = list(self.order)[skip * self.batch_size :]
+            dataset = self.loader.dataset
+            yield from DataLoader(dataset, self.batch_size, sampler=rest, generator=self.generator)
             return
         batches = iter(self.loader)  # the workers start here, at the first batch
         for _ in range(skip):
