@@ -38,6 +38,17 @@ def run(
     return result
 
 
+MYPY_CACHE = ROOT / "build" / "mypy-cache"  # shared by the renders' mypy hooks
+
+
+def precommit(project: Path) -> None:
+    """The project's own pre-commit hooks, run as its README says: from its environment (here
+    the dev one, whose mypy has torch's types); they pass and change nothing."""
+    tools = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MYPY_CACHE_DIR": str(MYPY_CACHE)}
+    run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900, env=tools)
+    assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
+
+
 @pytest.fixture(scope="session")
 def default_project(tmp_path_factory) -> Path:
     """The default project, rendered once per test process."""

@@ -12,7 +12,7 @@ from importlib import metadata
 
 import pytest
 import yaml
-from conftest import BIN, ROOT, render, run
+from conftest import BIN, ROOT, precommit, render, run
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from variants import copier_config
@@ -80,8 +80,7 @@ def test_the_longest_names_render_a_project_that_lints_clean(tmp_path):
     project = render(tmp_path / "longest", answers)
     run([BIN / "ruff", "check", "--no-cache", "."], project)
     run([BIN / "ruff", "format", "--check", "--no-cache", "."], project)
-    run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900)
-    assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
+    precommit(project)
 
 
 def project_requirements() -> list[str]:

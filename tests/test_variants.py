@@ -24,14 +24,12 @@ from typing import Any
 import plan
 import pytest
 import yaml
-from conftest import BIN, ROOT, render, run
+from conftest import BIN, ROOT, precommit, render, run
 from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants, with_distributed_tests
 
 ROWS = variants()
 # `${{ ... }}` is a GitHub Actions expression, not Jinja.
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#")
-# The mypy hook's cache of torch's types, shared by the variants (see test_precommit).
-MYPY_CACHE = ROOT / "build" / "mypy-cache"
 # A key, token or password written out: no question asks for one, and no file may hold one.
 SECRET = re.compile(r"(api[_-]?key|token|secret|password)['\"]?\s*[:=]\s*['\"]?[\w\-]{16,}", re.IGNORECASE)
 # Every variant trains the default config on its dataset; those that download train on the
@@ -210,9 +208,7 @@ def test_precommit(variant):
     """The project's own pre-commit hooks pass and change nothing. The mypy hook runs the
     environment's mypy: the dev one here, which has torch."""
     project = variant.project
-    tools = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "MYPY_CACHE_DIR": str(MYPY_CACHE)}
-    run([BIN / "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, timeout=900, env=tools)
-    assert run(["git", "status", "--porcelain"], project).stdout == "", "pre-commit changed files"
+    precommit(project)
 
 
 @pytest.fixture(scope="module")
