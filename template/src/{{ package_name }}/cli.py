@@ -1,4 +1,4 @@
-"""The command line: train | evaluate | finetune | predict | export | runs | doctor.
+"""The command line: train | evaluate | finetune | predict | export | runs | doctor | sweep.
 
     python -m <package> train [--config configs/train.yaml] [key=value ...]
     python -m <package> train resume=runs/<run> [epochs=20]
@@ -6,8 +6,9 @@
     python -m <package> evaluate runs/<run>
     python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
     python -m <package> export runs/<run> [--output model.safetensors]  (default: best.safetensors)
-    python -m <package> runs [folder]   (the runs in runs/ or folder, newest first)
+    python -m <package> runs [folder]   (the runs in runs/ or folder, newest first; a sweep's trials)
     python -m <package> doctor
+    python -m <package> sweep [--config configs/sweep.yaml] [key=value ...]  (sweep.py)
 
 A mistake (a bad key or value, a missing file, a wrong checkpoint) is one line on stderr and
 exit code 2; nothing is overwritten. errors.py lists the other exit codes (3: the loss diverged,
@@ -37,7 +38,11 @@ from .errors import (
 )
 from .project import BACKENDS, PACKAGE, PROJECT_NAME
 
-DEFAULT_CONFIGS = {"train": Path("configs/train.yaml"), "finetune": Path("configs/finetune.yaml")}
+DEFAULT_CONFIGS = {
+    "train": Path("configs/train.yaml"),
+    "finetune": Path("configs/finetune.yaml"),
+    "sweep": Path("configs/sweep.yaml"),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,6 +83,11 @@ def build_parser() -> Parser:
 
     runs = commands.add_parser("runs", help="list past runs with their key figures, newest first")
     runs.add_argument("folder", nargs="?", type=Path, default=Path("runs"), help="default: runs")
+
+    sweep = commands.add_parser("sweep", help="search hyperparameters with Optuna: every trial a run")
+    sweep.add_argument("--config", type=Path, help="YAML sweep config (default: configs/sweep.yaml)")
+    sweep.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)  # the extra workers
+    sweep.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. trials=50 workers=2 epochs=5")
 
     doctor = commands.add_parser("doctor", help="check the torch build against the hardware")
     doctor.add_argument("--backend", choices=BACKENDS, help="check for this backend, not the rendered one")
@@ -187,8 +197,21 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "runs":
         from .runs_table import format_runs, list_runs
 
+        if (args.folder / "trials.csv").is_file():  # a sweep's folder: its trials, best first
+            from .sweep_results import format_table, read_table
+
+            print(format_table(read_table(args.folder)))
+            return 0
         rows = list_runs(args.folder)
         print(format_runs(rows) if rows else f"no runs in {args.folder} yet: `train` makes one")
+        sweeps = sorted(path.parent.name for path in args.folder.glob("*/trials.csv"))
+        if sweeps:
+            print(f"sweeps: {', '.join(sweeps)} (`runs {args.folder}/<sweep>` lists its trials)")
+        return 0
+    if args.command == "sweep":
+        from .sweep import sweep
+
+        sweep(args.config or existing(DEFAULT_CONFIGS["sweep"]), args.overrides, args.worker)
         return 0
     raise AssertionError(args.command)
 

@@ -131,6 +131,14 @@ def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None)
     return to_config(merged)
 
 
+def with_values(cfg: Config, values: dict[str, Any], source: str) -> Config:
+    """`cfg` with some dotted keys set (a sweep's trial: {"optim.lr": 0.003}), checked again."""
+    update = OmegaConf.create()
+    for key, value in values.items():
+        OmegaConf.update(update, key, value)
+    return to_config(merge(OmegaConf.structured(cfg), update, source=source))
+
+
 def to_dict(cfg: Config) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.structured(cfg))  # type: ignore[return-value]
 
@@ -185,8 +193,9 @@ def to_config(merged: DictConfig) -> Config:
         value = OmegaConf.select(merged, key)
         if value not in allowed:
             raise UserError(f"{key} must be one of {', '.join(map(str, allowed))} (got '{value}')")
+    typed = OmegaConf.structured(cfg)  # once: making it takes OmegaConf milliseconds
     for key, (test, wanted) in LIMITS.items():
-        value = OmegaConf.select(OmegaConf.structured(cfg), key)
+        value = OmegaConf.select(typed, key)
         if not test(value):
             raise UserError(f"{key} must be {wanted} (got {value})")
     return cfg

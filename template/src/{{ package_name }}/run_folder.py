@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ from .evaluate import report, test_weights
 from .files import write_text
 from .project import FRAMEWORK
 from .tracking import CSVTracker
+
+# Called after each epoch with the epochs done and the validation accuracy (a sweep reports it to
+# its study, sweep.py); True ends the run there, as early stopping does (a pruned trial).
+EpochHook = Callable[[int, float], bool]
 
 # What a resumed run cannot change: its data, its model and its optimizer stay those of its
 # checkpoints (the optimizer's state, learning rates included, is restored from them).

@@ -78,9 +78,9 @@ def stamp(run_dir: Path) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(run_dir.stat().st_mtime))
 
 
-def format_runs(rows: list[dict[str, Any]]) -> str:
-    widths = [max(len(name), *(len(row[name]) for row in rows)) for name in COLUMNS]
-    lines = ["  ".join(name.ljust(width) for name, width in zip(COLUMNS, widths, strict=True))]
+def format_runs(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
+    widths = [max(len(name), *(len(row[name]) for row in rows)) for name in columns]
+    lines = ["  ".join(name.ljust(width) for name, width in zip(columns, widths, strict=True))]
     for row in rows:
-        lines.append("  ".join(row[name].ljust(width) for name, width in zip(COLUMNS, widths, strict=True)))
+        lines.append("  ".join(row[name].ljust(width) for name, width in zip(columns, widths, strict=True)))
     return "\n".join(line.rstrip() for line in lines)
