@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
@@ -45,6 +45,7 @@ from .project import PACKAGE
 from .run_folder import unstarted
 from .sweep_config import Sweep, load_sweep
 from .sweep_study import distributions, open_study, retry, setting_changes
+from .tracker import sweep_keys
 
 TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
@@ -112,6 +113,8 @@ def start(spec: Sweep) -> optuna.Study:
 
 def work(spec: Sweep, study: optuna.Study) -> None:
     """Take the study's next trial and train it, until `trials` are finished, pruned or taken."""
+    with sweep_lock(spec.folder):
+        shared = sweep_keys(spec.folder, spec.base)  # the tracker's group of the sweep's trials
     while True:
         with sweep_lock(spec.folder):
             sweep_results.write_results(spec, study)  # the table and best.yaml so far
@@ -119,7 +122,7 @@ def work(spec: Sweep, study: optuna.Study) -> None:
         if trial is None or held is None:
             return
         with held:  # closing the file releases the trial's lock
-            run_trial(spec, study, trial)
+            run_trial(spec, study, trial, shared)
 
 
 def next_trial(spec: Sweep, study: optuna.Study) -> tuple[Trial | None, IO[str] | None]:
@@ -176,12 +179,12 @@ def wait_for_lock(file: IO[str]) -> None:
             time.sleep(0.05)
 
 
-def run_trial(spec: Sweep, study: optuna.Study, trial: Trial) -> None:
+def run_trial(spec: Sweep, study: optuna.Study, trial: Trial, shared: dict[str, Any]) -> None:
     """Train one trial (or continue it from its last checkpoint) and tell the study its result."""
     from .train import fit  # here: the sweep's settings are checked before torch's training code loads
 
     run_dir = spec.folder / trial.user_attrs["run"]
-    cfg = trial_config(spec, trial, run_dir)
+    cfg = trial_config(spec, trial, run_dir, shared)
     pruned: list[bool] = []
 
     def on_epoch(epoch: int, val_accuracy: float) -> bool:
@@ -213,11 +216,11 @@ def run_trial(spec: Sweep, study: optuna.Study, trial: Trial) -> None:
         study.tell(trial, sweep_results.objective(spec.settings, run_dir, summary))
 
 
-def trial_config(spec: Sweep, trial: Trial, run_dir: Path) -> Config:
+def trial_config(spec: Sweep, trial: Trial, run_dir: Path, shared: dict[str, Any]) -> Config:
     """The base config with the trial's values, in its run folder; or, when the folder holds
     a checkpoint (a trial that lost its process), resume from it."""
     where = {"runs_dir": str(spec.folder), "run_name": run_dir.name}
-    cfg = with_values(spec.base, {**trial.params, **where}, source=f"trial {trial.number}")
+    cfg = with_values(spec.base, {**trial.params, **where, **shared}, source=f"trial {trial.number}")
     if run_dir.is_dir() and not unstarted(run_dir) and (run_dir / "checkpoints").is_dir():
         cfg.resume = str(run_dir)
     return cfg
