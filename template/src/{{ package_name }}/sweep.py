@@ -91,24 +91,33 @@ def start_worker(path: str | Path | None, overrides: list[str], worker: int) -> 
 
 
 def start(spec: Sweep) -> optuna.Study:
-    """Make the sweep folder (or check that the one there was started with these settings)."""
+    """Make the sweep folder, or check that the one there was started with these settings
+    (under its lock: several machines may start the same sweep at once)."""
     settings_file = spec.folder / "sweep.yaml"
-    saved = sweep_results.saved_settings(settings_file)
-    if saved is None and spec.folder.exists() and any(spec.folder.iterdir()):
-        raise UserError(f"{spec.folder} exists and is not a sweep: pick another run_name")
-    if saved is not None:
-        changed = setting_changes(saved, spec)
-        if changed:
-            raise UserError(
-                f"{spec.folder} was started with other {', '.join(changed)}: continue it with those "
-                "(the same command), or pick another run_name for a new sweep"
-            )
+    if spec.folder.exists() and not settings_file.is_file() and not (spec.folder / "sweep.lock").is_file():
+        if any(spec.folder.iterdir()):
+            raise UserError(f"{spec.folder} exists and is not a sweep: pick another run_name")
+    new = not spec.folder.exists()
     spec.folder.mkdir(parents=True, exist_ok=True)
-    with sweep_lock(spec.folder):
-        if saved is None:
-            write_text(settings_file, sweep_results.settings_yaml(spec))
-        study = open_study(spec, 0)
-    return study
+    try:
+        with sweep_lock(spec.folder):
+            saved = sweep_results.saved_settings(settings_file)
+            changed = setting_changes(saved, spec) if saved is not None else []
+            if changed:
+                raise UserError(
+                    f"{spec.folder} was started with other {', '.join(changed)}: continue it with those "
+                    "(the same command), or pick another run_name for a new sweep"
+                )
+            study = open_study(spec, 0)  # a database that cannot be reached says so here
+            if saved is None:
+                write_text(settings_file, sweep_results.settings_yaml(spec))
+            return study
+    except UserError:
+        if new:  # nothing of this attempt stays behind
+            (spec.folder / "sweep.lock").unlink(missing_ok=True)
+            (spec.folder / "study.db").unlink(missing_ok=True)
+            spec.folder.rmdir()
+        raise
 
 
 def work(spec: Sweep, study: optuna.Study) -> None:
