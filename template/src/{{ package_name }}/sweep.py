@@ -97,7 +97,7 @@ def start(spec: Sweep) -> optuna.Study:
     if spec.folder.exists() and not settings_file.is_file() and not (spec.folder / "sweep.lock").is_file():
         if any(spec.folder.iterdir()):
             raise UserError(f"{spec.folder} exists and is not a sweep: pick another run_name")
-    new = not spec.folder.exists()
+    made = [path for path in (spec.folder, *spec.folder.parents) if not path.exists()]  # innermost first
     spec.folder.mkdir(parents=True, exist_ok=True)
     try:
         with sweep_lock(spec.folder):
@@ -113,10 +113,11 @@ def start(spec: Sweep) -> optuna.Study:
                 write_text(settings_file, sweep_results.settings_yaml(spec))
             return study
     except UserError:
-        if new:  # nothing of this attempt stays behind
+        if made:  # nothing of this attempt stays behind
             (spec.folder / "sweep.lock").unlink(missing_ok=True)
             (spec.folder / "study.db").unlink(missing_ok=True)
-            spec.folder.rmdir()
+            for folder in made:
+                folder.rmdir()
         raise
 
 
