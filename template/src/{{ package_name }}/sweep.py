@@ -94,9 +94,9 @@ def start(spec: Sweep) -> optuna.Study:
     """Make the sweep folder, or check that the one there was started with these settings
     (under its lock: several machines may start the same sweep at once)."""
     settings_file = spec.folder / "sweep.yaml"
-    if spec.folder.exists() and not settings_file.is_file() and not (spec.folder / "sweep.lock").is_file():
-        if any(spec.folder.iterdir()):
-            raise UserError(f"{spec.folder} exists and is not a sweep: pick another run_name")
+    marks = (settings_file, spec.folder / "sweep.lock")  # a sweep's, or one being started
+    if spec.folder.is_dir() and any(spec.folder.iterdir()) and not any(path.is_file() for path in marks):
+        raise UserError(f"{spec.folder} exists and is not a sweep: pick another run_name")
     made = [path for path in (spec.folder, *spec.folder.parents) if not path.exists()]  # innermost first
     spec.folder.mkdir(parents=True, exist_ok=True)
     try:
