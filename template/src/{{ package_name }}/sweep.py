@@ -213,8 +213,8 @@ def run_trial(spec: Sweep, study: optuna.Study, trial: Trial, shared: dict[str, 
             print(f"{run_dir.name} pruned: {error}")
             study.tell(trial, state=TrialState.PRUNED)
             return
-        except Preempted:  # left running: the same command retries it from its checkpoint
-            raise
+        except Preempted as error:  # left running: the same command retries it from its checkpoint
+            raise Preempted(f"{error}, or run the same sweep command to continue the sweep") from None
         except Exception:
             study.tell(trial, state=TrialState.FAIL)  # a bug or a mistake: not retried
             raise

@@ -148,7 +148,7 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def check_dimension(base: Config, key: str, spec: Any) -> None:
     """One key of the space: a training key, one known distribution, and values it takes."""
-    wanted = f"one of {', '.join(DISTRIBUTIONS)} with its values, e.g. {{log_uniform: [1.0e-4, 0.1]}}"
+    wanted = f"one of {', '.join(DISTRIBUTIONS)} with its values, e.g. " + "{log_uniform: [1.0e-4, 0.1]}"
     field_type = key_type(key)
     if not isinstance(spec, dict) or len(spec) != 1:
         raise UserError(f"space: {key} takes {wanted}; got {spec!r}")
