@@ -32,12 +32,10 @@ from omegaconf import OmegaConf
 
 from .config import (
     Config,
-    config_from_dict,
     load_config,
     parse_overrides,
     read_yaml,
     section_class,
-    to_dict,
     with_values,
 )
 from .errors import UserError
@@ -85,8 +83,7 @@ def load_sweep(path: str | Path | None, overrides: list[str]) -> Sweep:
     source = str(path or "the defaults")
     settings = check_settings(values, source)
     # The training config: its file, then the sweep's `train` keys, then the command line's.
-    base = with_values(load_config(settings.config), flatten(settings.train), source=f"train in {source}")
-    base = config_from_dict(to_dict(base), train_items)
+    base = load_config(settings.config, train_items, values=(flatten(settings.train), f"train in {source}"))
     for key, spec in settings.space.items():
         check_dimension(base, key, spec)
     folder = Path(base.runs_dir) / (base.run_name or "sweep")
