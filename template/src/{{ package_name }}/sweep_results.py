@@ -142,7 +142,10 @@ def draw_plots(spec: Sweep, study: optuna.Study) -> None:
     if len(finished) < 2:
         del drawings["importances"]  # Optuna needs two finished trials to compare
     with warnings.catch_warnings():
+        # Optuna's plots are experimental, and with few trials its importances warn that they
+        # come out equal: the plots still show what there is
         warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="optuna")
         for name, draw in drawings.items():
             figure = numpy.ravel(draw(study))[0].figure  # one Axes, or (slice) one per key
             figure.set_size_inches(8, 5)
