@@ -42,10 +42,9 @@ from torch.distributed.checkpoint.state_dict import (
     set_model_state_dict,
     set_optimizer_state_dict,
 )
-from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.distributed.fsdp import FSDPModule
 
-from . import model as architecture
-from .errors import UserError
+from . import fsdp as sharding
 
 TIMEOUT = timedelta(minutes=10)  # longest wait on the other ranks (a slow checkpoint write included)
 BACKENDS = {"cuda": "nccl", "xpu": "xccl"}  # every other device: gloo
@@ -107,11 +106,12 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
 
     `find_unused_parameters` is for epochs with a frozen backbone, whose weights get no gradients.
     """
-    check_shardable(fsdp, model)
+    if fsdp:
+        sharding.check_shardable(model)  # only resnet and vit name their shard units (fsdp.py)
     if not dist.is_initialized():
         return model
     if fsdp:
-        shard(model)
+        sharding.shard(model)
         return model
     device_ids = [device.index] if device.type in BACKENDS else None
     # Buffers (BatchNorm's statistics) are shared once an epoch (share_buffers) rather than
@@ -120,22 +120,6 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
     return nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=find_unused_parameters
     )
-
-
-def check_shardable(fsdp: bool, model: nn.Module) -> None:
-    """fsdp=true is for the models that name their shard units (resnet, vit)."""
-    if fsdp and not hasattr(architecture, "shard_units"):
-        raise UserError(
-            f"fsdp=true shards big models (resnet, vit); {type(model).__name__} fits on one GPU, "
-            "so leave fsdp=false and torchrun trains it with DDP"
-        )
-
-
-def shard(model: nn.Module, mesh: Any = None) -> None:
-    """FSDP2: shard the model's blocks (model.py's `shard_units`), then the rest, in place."""
-    for unit in architecture.shard_units(model):  # type: ignore[attr-defined]  # resnet, vit only
-        fully_shard(unit, mesh=mesh)
-    fully_shard(model, mesh=mesh)
 
 
 def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
