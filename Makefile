@@ -13,7 +13,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
-DEMO := build/demo/digit-lab
+DEMO ?= build/demo/digit-lab
+# bootstrap.py's options for the demo, e.g. BOOTSTRAP_ARGS="--installer pip" (the suite's test of it)
+BOOTSTRAP_ARGS ?=
 
 .PHONY: venv test check demo docs bench clean
 
@@ -35,7 +37,7 @@ check: $(STAMP)
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/copier copy --trust --defaults --vcs-ref=HEAD -d project_name="Digit Lab" . $(DEMO)
-	cd $(DEMO) && $(PYTHON) bootstrap.py && .venv/bin/digit-lab train
+	cd $(DEMO) && $(PYTHON) bootstrap.py $(BOOTSTRAP_ARGS) && .venv/bin/digit-lab train
 	@echo "The project is $(DEMO); its runs are in $(DEMO)/runs (the paths above are inside the project)."
 
 docs: $(STAMP)

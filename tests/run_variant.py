@@ -38,7 +38,8 @@ def main() -> None:
     started = time.perf_counter()
     pytest_code = None
     if files:
-        options = ["-q", "-p", "no:cacheprovider", "--durations=5", "-m", markers]
+        # -n 0: in this process (the project runs its tests on several by default)
+        options = ["-q", "-p", "no:cacheprovider", "-n", "0", "--durations=5", "-m", markers]
         pytest_code = int(pytest.main([*options, *files], plugins=[collected]))
     tests_seconds = time.perf_counter() - started
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import BIN, render, run
+from conftest import BIN, ROOT, render, run
 from packaging.markers import Marker
 from packaging.version import Version
 from standin_wheels import simple_index, torch_pair
@@ -480,19 +480,24 @@ def test_every_older_python_3_gets_the_one_line_refusal(default_project):
 
 
 @pytest.mark.slow
-def test_bootstrap_end_to_end_then_train(tmp_path):
-    """The real thing: a fresh .venv with pip, torch from the index pip is configured with
-    (this machine has no route to download.pytorch.org), doctor, then `train`."""
-    project = render(tmp_path / "digit-lab", {"project_name": "Digit Lab"})
+def test_make_demo_bootstraps_trains_and_says_where_the_run_is(tmp_path):
+    """The real thing, as the README's first command: `make demo` renders the default project,
+    bootstraps a fresh .venv with pip (torch from the index pip is configured with: this
+    machine has no route to download.pytorch.org), whose doctor says it is ready, trains, and
+    ends with a line naming the project and its runs by paths from where make ran."""
+    demo = tmp_path / "digit-lab"
     unset = ("VIRTUAL_ENV", "PYTHONPATH", "TORCH_INDEX_URL")
+    make = ["make", "-o", ".venv/.installed-dev", "demo", f"DEMO={demo}", f"PYTHON={sys.executable}"]
     try:
-        bootstrap = [sys.executable, "bootstrap.py", "--installer", "pip"]
-        result = run(bootstrap, project, timeout=1500, unset=unset)
+        result = run([*make, "BOOTSTRAP_ARGS=--installer pip"], ROOT, timeout=2100, unset=unset)
         assert "+ " in result.stdout and "verdict: ready to train" in result.stdout
-        venv_bin = project / ".venv" / "bin"
-        run([venv_bin / "digit-lab", "train", "run_name=e2e"], project, timeout=600, unset=unset)
-        summary = json.loads((project / "runs" / "e2e" / "summary.json").read_text())
+        last = result.stdout.strip().splitlines()[-1]
+        said = f"The project is {demo}; its runs are in {demo}/runs (the paths above are inside the project)."
+        assert last == said
+        (trained,) = [line for line in result.stdout.splitlines() if line.startswith("test accuracy")]
+        run_dir = demo / trained.rsplit("run files in ", 1)[1]  # printed relative to the project
+        summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["test_accuracy"] >= 0.95
-        run([venv_bin / "pytest", "-q", "-x", "tests/test_model.py"], project, unset=unset)
+        run([demo / ".venv" / "bin" / "pytest", "-q", "-x", "tests/test_model.py"], demo, unset=unset)
     finally:
-        shutil.rmtree(project / ".venv", ignore_errors=True)  # 5 GB: do not leave it in /tmp
+        shutil.rmtree(demo / ".venv", ignore_errors=True)  # 5 GB: do not leave it in /tmp

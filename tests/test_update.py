@@ -132,7 +132,7 @@ def check_kept(project: Path, kept: list[tuple[str, str]]) -> list[str]:
 def project_tests(project: Path) -> None:
     """The project's own tests: the model's and ours, after collecting them all (every test
     module imports, with the renamed module)."""
-    select = ["-k", "test_model or test_dropout"]
+    select = ["-n", "0", "-k", "test_model or test_dropout"]  # a few tests: no worker processes
     run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *select], project,
         env={"OMP_NUM_THREADS": "1"}, timeout=300)  # fmt: skip
 

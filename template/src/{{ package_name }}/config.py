@@ -185,8 +185,9 @@ def to_config(merged: DictConfig) -> Config:
         value = OmegaConf.select(merged, key)
         if value not in allowed:
             raise UserError(f"{key} must be one of {', '.join(map(str, allowed))} (got '{value}')")
+    resolved = OmegaConf.structured(cfg)  # interpolations resolved, values typed
     for key, (test, wanted) in LIMITS.items():
-        value = OmegaConf.select(OmegaConf.structured(cfg), key)
+        value = OmegaConf.select(resolved, key)
         if not test(value):
             raise UserError(f"{key} must be {wanted} (got {value})")
     return cfg
