@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,8 +31,10 @@ from conftest import render  # noqa: E402  (the template suite's own render)
 from variants import variant_id, variants  # noqa: E402
 
 
-def timed_pytest(project: Path, *args: str) -> tuple[float, str]:
-    """Wall seconds of `python -m pytest -q ARGS` in the project, and its closing line."""
+def timed_pytest(project: Path, *args: str) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system, its worker processes included) of `python -m pytest
+    -q ARGS` in the project, and its closing line."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
@@ -40,10 +44,12 @@ def timed_pytest(project: Path, *args: str) -> tuple[float, str]:
         check=False,
     )
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = result.stdout.strip().splitlines()
     if result.returncode != 0:
         raise SystemExit(f"pytest failed in {project}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
-    return seconds, lines[-1] if lines else ""
+    return seconds, cpu, lines[-1] if lines else ""
 
 
 def main() -> None:
@@ -57,16 +63,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="project-tests-") as scratch:
         for number in chosen:
             project = render(Path(scratch) / f"v{number}", rows[number])
-            seconds, closing = timed_pytest(project)
+            seconds, cpu, closing = timed_pytest(project)
             entry = {"variant": number, "id": variant_id(rows[number]), "pytest_seconds": round(seconds, 1)}
+            entry["pytest_cpu_seconds"] = round(cpu, 1)
             if number == 0:
                 entry["distributed_seconds"] = round(timed_pytest(project, "-m", "distributed")[0], 1)
             entry["closing"] = closing
             results.append(entry)
-            print(f"{number:2d} {seconds:6.1f} s  {closing}  [{entry['id']}]", flush=True)
-    print("\n| # | variant | `pytest` |\n| --- | --- | --- |")
+            print(f"{number:2d} {seconds:6.1f} s ({cpu:6.1f} s CPU)  {closing}  [{entry['id']}]", flush=True)
+            shutil.rmtree(project)  # a ResNet or ViT variant's runs are hundreds of MB
+    print("\n| # | variant | `pytest`, wall | CPU (all processes) |\n| --- | --- | --- | --- |")
     for entry in results:
-        print(f"| {entry['variant']} | {entry['id']} | {entry['pytest_seconds']:.0f} s |")
+        wall, cpu = entry["pytest_seconds"], entry["pytest_cpu_seconds"]
+        print(f"| {entry['variant']} | {entry['id']} | {wall:.0f} s | {cpu:.0f} s |")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         machine = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count()}
