@@ -35,14 +35,6 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_optimizer_state_dict,
-    set_model_state_dict,
-    set_optimizer_state_dict,
-)
-from torch.distributed.fsdp import FSDPModule
 
 from . import fsdp as sharding
 
@@ -120,33 +112,6 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
     return nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=find_unused_parameters
     )
-
-
-def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The model's and the optimizer's state for a checkpoint. Sharded (FSDP), they are gathered
-    on rank 0 (on the CPU) and empty elsewhere: every rank calls this, rank 0 saves."""
-    if not isinstance(model, FSDPModule):
-        return model.state_dict(), optimizer.state_dict()
-    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_model_state_dict(model, options=options), get_optimizer_state_dict(
-        model, optimizer, options=options
-    )
-
-
-def load_full_state(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    weights: dict[str, Any],
-    optimizer_state: dict[str, Any],
-) -> None:
-    """The inverse of `full_state`, from a checkpoint every rank has read."""
-    if not isinstance(model, FSDPModule):
-        model.load_state_dict(weights)
-        optimizer.load_state_dict(optimizer_state)
-        return
-    options = StateDictOptions(full_state_dict=True)
-    set_model_state_dict(model, weights, options=options)
-    set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
 
 
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
