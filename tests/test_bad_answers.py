@@ -1,8 +1,9 @@
 """Odd answers to the questionnaire: each is refused with a sentence that says what to type, or
 renders a project that lints clean. A default the questionnaire derives is always one it accepts.
 
-The rendered project's own table of bad input and faults is template/tests/test_bad_input.py.jinja;
-test_questionnaire.py runs `copier copy -d project_name=Torch` on the command line.
+The rendered project's own tables of bad input and faults are template/tests/test_bad_input.py.jinja
+and test_run_folder_faults.py.jinja; test_questionnaire.py runs `copier copy -d project_name=Torch`
+on the command line.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ time. On the digits that makes iterating an epoch about 10x cheaper, and a Simpl
 them exactly.
 
 A folder of image files is too big for that: its splits stay datasets that decode files, and
-`FolderLoader` batches them with a DataLoader (worker processes, pinned memory).
+the image-folder dataset's own loader batches them with a DataLoader (worker processes).
 
 The preprocessing (image size, channels, normalization) is returned with the data and saved in
 every checkpoint, so `evaluate` and `predict` repeat it exactly.
@@ -20,20 +20,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import torch
 from torch.nn import functional as nnf
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as F
 
 from .config import DataConfig
 from .distributed import rank, world_size
 from .errors import UserError
-from .preemption import ignore_stop_signals
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Loader(Protocol):
+    """What training and evaluation ask of a split's batches: TensorLoader here, or the
+    DataLoader-backed loader of a dataset that decodes files."""
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[Batch]: ...
 
 
 @dataclass
@@ -75,21 +83,20 @@ class DataBundle:
             Split(s.x.to(device), s.y.to(device)) if isinstance(s, Split) else s
             for s in (self.train, self.val, self.test)
         )
-        return DataBundle(train, val, test, self.classes, self.preprocessing, self.augment, device)
+        return replace(self, train=train, val=val, test=test, device=device)
 
     def loader(
         self, split: str, batch_size: int, seed: int = 0, workers: int = 0, shard: bool = False
-    ) -> TensorLoader | FolderLoader:
+    ) -> Loader:
         """Batches of one split; the training split's are shuffled, in an order set by seed + epoch.
 
         With `shard`, each of torchrun's ranks gets its own part of every epoch (distributed.py).
+        `workers` is for datasets that decode files; tensors in memory need none.
         """
         data, train = getattr(self, split), split == "train"
         ranks = (rank(), world_size()) if shard else (0, 1)
-        if isinstance(data, Split):
-            augment = self.augment if train else None
-            return TensorLoader(data, batch_size, shuffle=train, seed=seed, transform=augment, ranks=ranks)
-        return FolderLoader(data, batch_size, shuffle=train, seed=seed, workers=workers, ranks=ranks)
+        augment = self.augment if train else None
+        return TensorLoader(data, batch_size, shuffle=train, seed=seed, transform=augment, ranks=ranks)
 
 
 def tensor_bundle(
@@ -278,73 +285,3 @@ class TensorLoader:
             if self.transform and params is not None:
                 images = self.transform(images, params[index])
             yield images, self.split.y[index]
-
-
-class FolderLoader:
-    """Mini-batches of a dataset that decodes files: a DataLoader with worker processes.
-
-    Like `TensorLoader`, everything random depends only on `seed + epoch`, so a resumed run
-    sees the batches it would have seen: the order (through the sampler) and the workers'
-    random augmentations (their seeds come from a generator reset each epoch). That is why the
-    workers start with each pass over the data, at its first batch (after `set_epoch`), and
-    end with it. Resuming inside an epoch decodes the skipped batches again, so that the
-    workers' random draws repeat too; without workers (`data.num_workers=0`) it leaves them
-    out. The workers leave SIGTERM and SIGUSR1 to the training process (preemption.py), which
-    stops them when it stops; none outlive a pass, so none are left for the interpreter to
-    terminate at exit.
-    """
-
-    def __init__(
-        self,
-        dataset: Dataset,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        workers: int = 2,
-        ranks: tuple[int, int] = (0, 1),
-    ):
-        if batch_size < 1:
-            raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
-        self.seed, self.skip, self.batch_size = seed, 0, batch_size
-        index, count = ranks
-        # DistributedSampler for its seed + epoch shuffling and its sharding over ranks. (Not
-        # named `sampler`: Lightning would take this loader for a DataLoader and look for more.)
-        self.order: DistributedSampler | range
-        if shuffle:
-            self.order = DistributedSampler(dataset, num_replicas=count, rank=index, seed=seed)
-        else:  # evaluation: each image once, no padding
-            self.order = range(index, samples_in(dataset), count)
-        self.generator = torch.Generator().manual_seed(seed)
-        self.loader = DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=self.order,
-            num_workers=workers,
-            pin_memory=torch.cuda.is_available(),
-            generator=self.generator,
-            worker_init_fn=ignore_stop_signals,
-        )
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        if isinstance(self.order, DistributedSampler):
-            self.order.set_epoch(epoch)
-        self.generator.manual_seed(self.seed + epoch)
-        self.skip = skip
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __iter__(self) -> Iterator[Batch]:
-        skip, self.skip = self.skip, 0
-        if skip and self.loader.num_workers == 0:
-            # Decoded in this process, the images' random draws come from torch's own random
-            # state, which resume restored as it was after the trained batches: leave them out
-            # without decoding them again.
-            rest = list(self.order)[skip * self.batch_size :]
-            dataset = self.loader.dataset
-            yield from DataLoader(dataset, self.batch_size, sampler=rest, generator=self.generator)
-            return
-        batches = iter(self.loader)  # the workers start here, at the first batch
-        for _ in range(skip):
-            next(batches)
-        yield from batches

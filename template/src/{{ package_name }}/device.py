@@ -112,11 +112,6 @@ class Runtime:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
 
-    @property
-    def lightning_precision(self) -> str:
-        """The same policy in the words of Lightning's Trainer(precision=...)."""
-        return {"fp32": "32-true", "bf16": "bf16-mixed", "fp16": "16-mixed"}[self.precision]
-
 
 def configure(cfg: Config, device: torch.device, model: nn.Module) -> Runtime:
     """Apply the policy to this run (global torch settings and the model, in place)."""

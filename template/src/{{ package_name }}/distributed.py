@@ -35,17 +35,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_optimizer_state_dict,
-    set_model_state_dict,
-    set_optimizer_state_dict,
-)
-from torch.distributed.fsdp import FSDPModule, fully_shard
 
-from . import model as architecture
-from .errors import UserError
+from . import fsdp as sharding
 
 TIMEOUT = timedelta(minutes=10)  # longest wait on the other ranks (a slow checkpoint write included)
 BACKENDS = {"cuda": "nccl", "xpu": "xccl"}  # every other device: gloo
@@ -107,11 +98,12 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
 
     `find_unused_parameters` is for epochs with a frozen backbone, whose weights get no gradients.
     """
-    check_shardable(fsdp, model)
+    if fsdp:
+        sharding.check_shardable(model)  # only resnet and vit name their shard units (fsdp.py)
     if not dist.is_initialized():
         return model
     if fsdp:
-        shard(model)
+        sharding.shard(model)
         return model
     device_ids = [device.index] if device.type in BACKENDS else None
     # Buffers (BatchNorm's statistics) are shared once an epoch (share_buffers) rather than
@@ -120,49 +112,6 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
     return nn.parallel.DistributedDataParallel(
         model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=find_unused_parameters
     )
-
-
-def check_shardable(fsdp: bool, model: nn.Module) -> None:
-    """fsdp=true is for the models that name their shard units (resnet, vit)."""
-    if fsdp and not hasattr(architecture, "shard_units"):
-        raise UserError(
-            f"fsdp=true shards big models (resnet, vit); {type(model).__name__} fits on one GPU, "
-            "so leave fsdp=false and torchrun trains it with DDP"
-        )
-
-
-def shard(model: nn.Module, mesh: Any = None) -> None:
-    """FSDP2: shard the model's blocks (model.py's `shard_units`), then the rest, in place."""
-    for unit in architecture.shard_units(model):  # type: ignore[attr-defined]  # resnet, vit only
-        fully_shard(unit, mesh=mesh)
-    fully_shard(model, mesh=mesh)
-
-
-def full_state(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The model's and the optimizer's state for a checkpoint. Sharded (FSDP), they are gathered
-    on rank 0 (on the CPU) and empty elsewhere: every rank calls this, rank 0 saves."""
-    if not isinstance(model, FSDPModule):
-        return model.state_dict(), optimizer.state_dict()
-    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    return get_model_state_dict(model, options=options), get_optimizer_state_dict(
-        model, optimizer, options=options
-    )
-
-
-def load_full_state(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    weights: dict[str, Any],
-    optimizer_state: dict[str, Any],
-) -> None:
-    """The inverse of `full_state`, from a checkpoint every rank has read."""
-    if not isinstance(model, FSDPModule):
-        model.load_state_dict(weights)
-        optimizer.load_state_dict(optimizer_state)
-        return
-    options = StateDictOptions(full_state_dict=True)
-    set_model_state_dict(model, weights, options=options)
-    set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
 
 
 def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:

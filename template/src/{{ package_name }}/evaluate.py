@@ -13,7 +13,7 @@ from torch import nn
 from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict
-from .data import DataBundle, FolderLoader, TensorLoader, samples_in
+from .data import DataBundle, Loader, samples_in
 from .dataset import load_data
 from .device import pick_device
 from .distributed import is_main, sum_over_ranks
@@ -23,7 +23,7 @@ from .model import build_model
 
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, loader: TensorLoader | FolderLoader, loss_fn: nn.Module, across_ranks: bool = False
+    model: nn.Module, loader: Loader, loss_fn: nn.Module, across_ranks: bool = False
 ) -> tuple[float, float]:
     """Mean loss and accuracy over a loader (over every rank's shard of it, `across_ranks`)."""
     model.eval()

@@ -21,12 +21,12 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from . import model as architecture
 from .checkpoint import load_checkpoint, read_torch_file
 from .config import Config
 from .data import DataBundle
 from .errors import UserError
 from .model import ModelConfig, build_model
+from .pretrained import backbone_weights, download_weights
 
 PRETRAINED = "pretrained"
 
@@ -70,27 +70,11 @@ def source_preprocessing(cfg: Config) -> dict[str, Any] | None:
 
 def from_torchvision(cfg: Config, data: DataBundle, state: dict[str, Any]) -> nn.Module:
     """A model for `data` whose backbone holds torchvision's weights; its head is new."""
-    check_torchvision_support(cfg.model)
     model = build_model(cfg.model, data.input_shape, len(data.classes))
-    weights = architecture.adapt_torchvision_state(state, cfg.model, data.input_shape)  # type: ignore[attr-defined]  # resnet, vit only
+    weights = backbone_weights(state, cfg.model, data.input_shape)
     load_weights(model, weights, cfg.finetune.checkpoint, new_head=True)
     print(f"new head: {len(data.classes)} classes, on torchvision's {cfg.model.name} backbone")
     return model
-
-
-def download_weights(cfg: ModelConfig) -> dict[str, Any]:
-    """torchvision's pretrained weights for the model, from torch's cache or downloaded into it."""
-    check_torchvision_support(cfg)
-    weights = architecture.pretrained_weights(cfg)  # type: ignore[attr-defined]  # resnet, vit only
-    cache = Path(torch.hub.get_dir()) / "checkpoints"
-    try:
-        return weights.get_state_dict(progress=True, check_hash=True)
-    except OSError as error:  # no network, a proxy, a full disk
-        name = weights.url.rsplit("/", 1)[-1]
-        raise UserError(
-            f"cannot download {weights} ({str(error)[:80]}): fetch {weights.url} elsewhere, then "
-            f"put it in {cache}/ or pass finetune.checkpoint=path/to/{name}"
-        ) from None
 
 
 def check_not_an_export(path: Path) -> Path:
@@ -105,15 +89,6 @@ def check_not_an_export(path: Path) -> Path:
 
 def is_plain_state_dict(state: dict[str, Any]) -> bool:
     return "format_version" not in state and all(isinstance(v, torch.Tensor) for v in state.values())
-
-
-def check_torchvision_support(cfg: ModelConfig) -> None:
-    """resnet and vit are torchvision's models; simplenet and cnn are this project's own."""
-    if not hasattr(architecture, "pretrained_weights"):
-        raise UserError(
-            f"torchvision has no pretrained weights for {cfg.name}: fine-tune from a run of this "
-            "project instead (finetune runs/<run>)"
-        )
 
 
 def load_weights(

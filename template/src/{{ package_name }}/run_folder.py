@@ -14,13 +14,15 @@ import torch
 
 from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
-from .config import Config, config_from_dict, load_config, to_dict
+from .config import Config, config_from_dict, load_config, to_dict, to_yaml
 from .data import DataBundle, samples_in
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import report, test_weights
 from .files import write_text
+from .finetune import count_parameters
 from .project import FRAMEWORK
+from .tracker import open_tracker
 from .tracking import CSVTracker
 
 # Called after each epoch with the epochs done and the validation accuracy (a sweep reports it to
@@ -176,6 +178,19 @@ def make_run_dir(cfg: Config) -> Path:
             run_dir, n = root / f"{base}-{n}", n + 1
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=unstarted(run_dir))
     return run_dir
+
+
+def start_run(
+    run_dir: Path, cfg: Config, model: torch.nn.Module, device: torch.device, resume_epoch: int | None
+) -> CSVTracker:
+    """Rank 0, as training starts: the run's config.yaml, its tracker (with metrics.csv up to
+    `resume_epoch` on resume), and the line that says what trains where."""
+    write_text(run_dir / "config.yaml", to_yaml(cfg))
+    tracker = open_tracker(run_dir, cfg, resume_epoch)
+    trainable, total = count_parameters(model)
+    print(f"model {cfg.model.name}: {total:,} parameters ({trainable:,} trainable) on {device}", end="")
+    print(f", {world_size()} ranks" if world_size() > 1 else "")
+    return tracker
 
 
 def finish(

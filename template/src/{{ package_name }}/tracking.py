@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .files import write_text
-
-if TYPE_CHECKING:  # config.py imports the tracker's settings, which import this module
-    from .config import Config
 
 
 class CSVTracker:
@@ -62,43 +57,3 @@ def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
         return []
     whole = [row for row in rows if None not in row.values() and None not in row]
     return [row for row in whole if row.get("epoch", "").isdigit() and int(row["epoch"]) <= up_to_epoch]
-
-
-def scalars(row: dict[str, Any]) -> dict[str, float]:
-    """An epoch's row as the trackers log it: every figure but `step`, which is their x axis."""
-    return {key: float(value) for key, value in row.items() if key != "step"}
-
-
-def final_figures(summary: dict[str, Any]) -> dict[str, float]:
-    return {key: summary[key] for key in ("test_accuracy", "test_loss") if key in summary}
-
-
-def hyperparameters(cfg: Config) -> dict[str, Any]:
-    """The resolved config as flat `section.key` names, values a tracker can store (lists and
-    null as text)."""
-    flat: dict[str, Any] = {}
-
-    def walk(values: dict[str, Any], prefix: str) -> None:
-        for key, value in values.items():
-            if isinstance(value, dict):
-                walk(value, f"{prefix}{key}.")
-            else:
-                plain = isinstance(value, (bool, int, float, str))
-                flat[prefix + key] = value if plain else str(value)
-
-    walk(asdict(cfg), "")
-    return flat
-
-
-# A tracker that keeps its runs in a store of its own (wandb, MLflow) notes the id of this run's
-# entry here, so that `resume=runs/<run>` continues the same entry instead of starting another.
-RUN_ID_FILE = "tracker.json"
-
-
-def saved_run_id(run_dir: Path) -> str | None:
-    path = run_dir / RUN_ID_FILE
-    return json.loads(path.read_text())["run_id"] if path.is_file() else None
-
-
-def save_run_id(run_dir: Path, tracker: str, run_id: str) -> None:
-    write_text(run_dir / RUN_ID_FILE, json.dumps({"tracker": tracker, "run_id": run_id}) + "\n")
