@@ -195,18 +195,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {export_safetensors(source, output)}")
         return 0
     if args.command == "runs":
-        from .runs_table import format_runs, list_runs
+        from .runs_table import show_runs
 
-        if (args.folder / "trials.csv").is_file():  # a sweep's folder: its trials, best first
-            from .sweep_results import format_table, read_table
-
-            print(format_table(read_table(args.folder)))
-            return 0
-        rows = list_runs(args.folder)
-        print(format_runs(rows) if rows else f"no runs in {args.folder} yet: `train` makes one")
-        sweeps = sorted(path.parent.name for path in args.folder.glob("*/trials.csv"))
-        if sweeps:
-            print(f"sweeps: {', '.join(sweeps)} (`runs {args.folder}/<sweep>` lists its trials)")
+        show_runs(args.folder)
         return 0
     if args.command == "sweep":
         from .sweep import sweep

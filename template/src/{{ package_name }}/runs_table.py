@@ -84,3 +84,18 @@ def format_runs(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) 
     for row in rows:
         lines.append("  ".join(row[name].ljust(width) for name, width in zip(columns, widths, strict=True)))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def show_runs(folder: Path) -> None:
+    """What `runs` prints: the runs in a folder and the sweeps beside them, or, for a sweep's
+    folder, its trials, best first (sweep_results.py)."""
+    if (folder / "trials.csv").is_file():
+        from .sweep_results import format_table, read_table
+
+        print(format_table(read_table(folder)))
+        return
+    rows = list_runs(folder)
+    print(format_runs(rows) if rows else f"no runs in {folder} yet: `train` makes one")
+    sweeps = sorted(path.parent.name for path in folder.glob("*/trials.csv"))
+    if sweeps:
+        print(f"sweeps: {', '.join(sweeps)} (`runs {folder}/<sweep>` lists its trials)")
