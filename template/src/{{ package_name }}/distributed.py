@@ -98,8 +98,6 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
 
     `find_unused_parameters` is for epochs with a frozen backbone, whose weights get no gradients.
     """
-    if fsdp:
-        sharding.check_shardable(model)  # only resnet and vit name their shard units (fsdp.py)
     if not dist.is_initialized():
         return model
     if fsdp:
