@@ -14,9 +14,7 @@ while nothing else runs:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from projects import render  # noqa: E402
+from projects import render, spread, write_report  # noqa: E402
 
 PACKAGE = "latencylab"
 BASELINE = "import sys, torch, torchvision; torch.load(sys.argv[1], weights_only=False)"
@@ -67,19 +65,14 @@ def main() -> None:
             for name in order:
                 times[name].append(wall(sides[name], project, env))
     per_round = [p / b for p, b in zip(times["predict"], times["baseline"], strict=True)]
-    report = {name: {"median": statistics.median(v), "range": [min(v), max(v)]} for name, v in times.items()}
-    ratio = {"median": statistics.median(per_round), "range": [min(per_round), max(per_round)]}
+    report = {name: spread(values) for name, values in times.items()}
+    ratio = spread(per_round)
     for name, value in report.items():
         low, high = value["range"]
         print(f"{name:9s} {value['median']:.2f} s ({low:.2f} to {high:.2f})")
     low, high = ratio["range"]
     print(f"predict / baseline: {ratio['median']:.2f}x ({low:.2f}x to {high:.2f}x)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        stamp = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count()}
-        args.json.write_text(
-            json.dumps({**stamp, "seconds": report, "predict_vs_baseline": ratio}, indent=2) + "\n"
-        )
+    write_report(args.json, seconds=report, predict_vs_baseline=ratio)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
+import os
+import statistics
 import sys
 import time
 from importlib import import_module
@@ -69,3 +72,17 @@ def run_fit(package: str, runs: Path, overrides: list[str], bundle=None) -> dict
     started = time.perf_counter()
     summary = quietly(train.fit, cfg)
     return {**summary, "fit_s": time.perf_counter() - started}
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """The median of a side's rounds and their lowest and highest."""
+    return {"median": statistics.median(values), "range": [min(values), max(values)]}
+
+
+def write_report(path: Path | None, **parts: Any) -> None:
+    """A benchmark's figures as JSON, with the date and the machine's CPU count."""
+    if path is None:
+        return
+    stamp = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**stamp, **parts}, indent=2) + "\n")

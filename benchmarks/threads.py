@@ -27,13 +27,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from projects import render  # noqa: E402
+from projects import render, spread, write_report  # noqa: E402
 
 SETTINGS = {
     "default": {},
@@ -94,22 +93,14 @@ def main() -> None:
                     strict=True,
                 )
                 per_round = [base / other for base, other in pairs]  # time ratio: setting / default
-                ratios[f"{MODELS[package]}_{setting}_vs_default_{condition}"] = {
-                    "median": statistics.median(per_round),
-                    "range": [min(per_round), max(per_round)],
-                }
+                ratios[f"{MODELS[package]}_{setting}_vs_default_{condition}"] = spread(per_round)
     print("| ratio (time: setting / torch's default) | median | range |\n| --- | --- | --- |")
     for key, value in ratios.items():
         low, high = value["range"]
         print(f"| `{key}` | {value['median']:.2f}x | {low:.2f}x to {high:.2f}x |")
     for key, values in rates.items():
         print(f"{key}: median {statistics.median(values):,.0f} samples/s")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count()}
-        args.json.write_text(
-            json.dumps({**report, "ratios": ratios, "samples_per_second": rates}, indent=2) + "\n"
-        )
+    write_report(args.json, ratios=ratios, samples_per_second=rates)
 
 
 if __name__ == "__main__":
