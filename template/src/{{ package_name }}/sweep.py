@@ -209,17 +209,17 @@ def run_trial(spec: Sweep, study: optuna.Study, trial: Trial, shared: dict[str, 
         print(f"{run_dir.name}: {json.dumps(trial.params)}")
         try:
             summary = fit(cfg, on_epoch=on_epoch)
-        except Diverged as error:
+        except Diverged as error:  # pruned, and its summary.json says why
             print(f"{run_dir.name} pruned: {error}")
-            study.tell(trial, state=TrialState.PRUNED)
-            return
+            summary = sweep_results.mark_diverged(run_dir, trial.number, str(error))
         except Preempted as error:  # left running: the same command retries it from its checkpoint
             raise Preempted(f"{error}, or run the same sweep command to continue the sweep") from None
         except Exception:
             study.tell(trial, state=TrialState.FAIL)  # a bug or a mistake: not retried
             raise
-        assert summary is not None  # one process: the summary of rank 0
-        summary = sweep_results.mark_summary(run_dir, summary, trial.number, bool(pruned and pruned[-1]))
+        else:
+            assert summary is not None  # one process: the summary of rank 0
+            summary = sweep_results.mark_summary(run_dir, summary, trial.number, bool(pruned and pruned[-1]))
     if summary.get("pruned"):
         study.tell(trial, state=TrialState.PRUNED)
     else:

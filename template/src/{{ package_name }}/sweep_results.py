@@ -62,11 +62,33 @@ def mark_summary(run_dir: Path, summary: dict[str, Any], number: int, pruned: bo
     return summary
 
 
+def mark_diverged(run_dir: Path, number: int, why: str) -> dict[str, Any]:
+    """The summary.json of a trial whose loss diverged: pruned, what stopped it, and its epochs
+    before that (the run folder keeps their checkpoint, as `train` does)."""
+    rows = epochs_of(run_dir)
+    summary = {
+        "run": run_dir.name,
+        "diverged": why,
+        "epochs": len(rows),
+        "steps": int(rows[-1]["step"]) if rows else 0,
+        "best_val_accuracy": max((float(row["val_accuracy"]) for row in rows), default=0.0),
+    }
+    return mark_summary(run_dir, summary, number, pruned=True)
+
+
+def epochs_of(run_dir: Path) -> list[dict[str, str]]:
+    """The rows of a trial's metrics.csv (none when it stopped before its first epoch ended)."""
+    try:
+        with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as file:
+            return list(csv.DictReader(file))
+    except FileNotFoundError:
+        return []
+
+
 def objective(settings: SweepConfig, run_dir: Path, summary: dict[str, Any]) -> float:
     if settings.objective == "best_val_accuracy":
         return float(summary["best_val_accuracy"])
-    with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as file:
-        return float(list(csv.DictReader(file))[-1]["val_accuracy"])
+    return float(epochs_of(run_dir)[-1]["val_accuracy"])
 
 
 def table_rows(spec: Sweep, study: optuna.Study) -> list[dict[str, str]]:
