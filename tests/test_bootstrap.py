@@ -487,7 +487,15 @@ def test_make_demo_bootstraps_trains_and_says_where_the_run_is(tmp_path):
     ends with a line naming the project and its runs by paths from where make ran."""
     demo = tmp_path / "digit-lab"
     unset = ("VIRTUAL_ENV", "PYTHONPATH", "TORCH_INDEX_URL")
-    make = ["make", "-o", ".venv/.installed-dev", "demo", f"DEMO={demo}", f"PYTHON={sys.executable}"]
+    make = [
+        "make",
+        "--no-print-directory",
+        "-o",
+        ".venv/.installed-dev",
+        "demo",
+        f"DEMO={demo}",
+        f"PYTHON={sys.executable}",
+    ]
     try:
         result = run([*make, "BOOTSTRAP_ARGS=--installer pip"], ROOT, timeout=2100, unset=unset)
         assert "+ " in result.stdout and "verdict: ready to train" in result.stdout
