@@ -23,6 +23,9 @@ from .files import write_text
 from .runs_table import format_runs
 from .sweep_config import Sweep, SweepConfig
 from .sweep_study import settings_record
+from .tracking import readable_rows
+
+EVERY_EPOCH = 1_000_000  # the most epochs a config takes (config.py's LIMITS)
 
 TABLE = "trials.csv"
 STATES = {
@@ -65,7 +68,7 @@ def mark_summary(run_dir: Path, summary: dict[str, Any], number: int, pruned: bo
 def mark_diverged(run_dir: Path, number: int, why: str) -> dict[str, Any]:
     """The summary.json of a trial whose loss diverged: pruned, what stopped it, and its epochs
     before that (the run folder keeps their checkpoint, as `train` does)."""
-    rows = epochs_of(run_dir)
+    rows = readable_rows(run_dir / "metrics.csv", up_to_epoch=EVERY_EPOCH)
     summary = {
         "run": run_dir.name,
         "diverged": why,
@@ -76,19 +79,10 @@ def mark_diverged(run_dir: Path, number: int, why: str) -> dict[str, Any]:
     return mark_summary(run_dir, summary, number, pruned=True)
 
 
-def epochs_of(run_dir: Path) -> list[dict[str, str]]:
-    """The rows of a trial's metrics.csv (none when it stopped before its first epoch ended)."""
-    try:
-        with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as file:
-            return list(csv.DictReader(file))
-    except FileNotFoundError:
-        return []
-
-
 def objective(settings: SweepConfig, run_dir: Path, summary: dict[str, Any]) -> float:
     if settings.objective == "best_val_accuracy":
         return float(summary["best_val_accuracy"])
-    return float(epochs_of(run_dir)[-1]["val_accuracy"])
+    return float(readable_rows(run_dir / "metrics.csv", up_to_epoch=EVERY_EPOCH)[-1]["val_accuracy"])
 
 
 def table_rows(spec: Sweep, study: optuna.Study) -> list[dict[str, str]]:
