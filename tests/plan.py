@@ -14,9 +14,10 @@ file it reaches, followed transitively,
 
 A file runs in the first variant (in the order of variants.py) where its key appears, so a
 file identical with its subject in several variants runs once, and a file that starts to vary,
-or whose subject does, runs again by itself. The torchrun tests (marker `distributed`) are the
-exception: they start several processes several times, so they run in the variants
-`variants.with_distributed_tests()` names, whatever their key, and are deselected elsewhere.
+or whose subject does, runs again by itself. The multi-process tests (marker `distributed`:
+torchrun, SLURM, the sweep's workers) are the exception: they start several processes several
+times, so a file's run in one variant of each training style, the first that
+`variants.MULTI_PROCESS_HOMES` picks for it, whatever its key, and are deselected elsewhere.
 
 Computing the plan needs every variant rendered (about a second each). The renders and the
 plan are cached under build/variants/<hash>/, keyed by a hash of what a render depends on
@@ -30,9 +31,12 @@ import ast
 import fcntl
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import shutil
 import textwrap
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -40,7 +44,7 @@ from typing import Any
 
 import copier
 from plumbum import local
-from variants import ROOT, variant_id, variants, with_distributed_tests
+from variants import ROOT, is_multi_process_home, variant_id, variants
 
 CACHE = ROOT / "build" / "variants"
 INPUTS = ("copier.yml", "template", "hooks", "tests/variants.py", "tests/plan.py")
@@ -351,12 +355,28 @@ def rendered_tests(project: Path) -> list[str]:
 
 def keys_of(project: Path) -> dict[str, str]:
     """Each rendered test file's key: a hash of its bytes, its subject's and the pytest settings."""
-    keys = {}
+    return analysed(project).keys
+
+
+@dataclass
+class Analysed:
+    """A rendered project's test files: each one's key, torchrun_kind() and subject."""
+
+    keys: dict[str, str]
+    kinds: dict[str, str]
+    subjects: dict[str, list[str]]
+
+
+def analysed(project: Path) -> Analysed:
+    result = Analysed({}, {}, {})
     for name in rendered_tests(project):
+        found = subject(project, project / "tests" / name)
         digest = hashlib.sha256(pytest_settings(project).encode())
-        digest.update(subject(project, project / "tests" / name).digest().encode())
-        keys[name] = digest.hexdigest()[:16]
-    return keys
+        digest.update(found.digest().encode())
+        result.keys[name] = digest.hexdigest()[:16]
+        result.kinds[name] = torchrun_kind(project / "tests" / name)
+        result.subjects[name] = found.files()
+    return result
 
 
 # --- the plan
@@ -371,13 +391,8 @@ class Row:
     id: str
     keys: dict[str, str]  # every rendered test file -> its key
     selected: list[str]  # the test files this variant runs
-    distributed: bool  # whether its torchrun tests run
+    distributed: list[str]  # those whose multi-process tests (marker `distributed`) run here too
     subjects: dict[str, list[str]]  # a selected test file -> its subject (paths in the project)
-
-    @property
-    def markers(self) -> str:
-        """The project's tests to run, as `pytest -m` selects them."""
-        return "" if self.distributed else "not distributed"
 
 
 WHOLLY_DISTRIBUTED = re.compile(r"^pytestmark\s*=\s*pytest\.mark\.distributed\b", re.M)
@@ -392,22 +407,23 @@ def torchrun_kind(test_file: Path) -> str:
     return "some" if "mark.distributed" in text else ""
 
 
-def plan_rows(projects: list[Path]) -> list[Row]:
+def plan_rows(projects: list[Analysed]) -> list[Row]:
     rows = variants()
-    distributed = [variant_id(row) for row in with_distributed_tests()]
     seen: set[str] = set()
+    homes: set[tuple[str, str]] = set()  # (style, test file) whose multi-process tests have a variant
     result = []
     for index, (answers, project) in enumerate(zip(rows, projects, strict=True)):
-        keys = keys_of(project)
-        vid = variant_id(answers)
-        torchrun = {name: torchrun_kind(project / "tests" / name) for name in keys}
-        if vid in distributed:
-            selected = [name for name, key in keys.items() if key not in seen or torchrun[name]]
-        else:
-            selected = [name for name, key in keys.items() if key not in seen and torchrun[name] != "all"]
-        seen.update(key for name, key in keys.items() if name in selected)
-        subjects = {name: subject(project, project / "tests" / name).files() for name in selected}
-        result.append(Row(index, answers, vid, keys, selected, vid in distributed, subjects))
+        here = []
+        for name, kind in project.kinds.items():
+            home = (answers["framework"], name)
+            if kind and home not in homes and is_multi_process_home(answers, name):
+                homes.add(home)
+                here.append(name)
+        new = [name for name, key in project.keys.items() if key not in seen and project.kinds[name] != "all"]
+        selected = [name for name in project.keys if name in here or name in new]
+        seen.update(project.keys[name] for name in selected)
+        subjects = {name: project.subjects[name] for name in selected}
+        result.append(Row(index, answers, variant_id(answers), project.keys, selected, here, subjects))
     return result
 
 
@@ -418,6 +434,12 @@ def cache_dir() -> Path:
 def project_of(index: int) -> Path:
     """Variant `index`'s rendered project in the cache (read it, copy it; never change it)."""
     return cache_dir() / "projects" / str(index) / "digit-lab"
+
+
+def prepared(index: int) -> Analysed:
+    """Variant `index` rendered into the cache, and its test files analysed."""
+    render_apart(project_of(index), {"project_name": PROJECT_NAME, **variants()[index]})
+    return analysed(project_of(index))
 
 
 def plan() -> list[Row]:
@@ -431,12 +453,9 @@ def plan() -> list[Row]:
             for old in folder.parent.iterdir():  # renders of an older template
                 if old.is_dir():
                     shutil.rmtree(old)
-            projects = []
-            for index, answers in enumerate(variants()):
-                target = project_of(index)
-                render_apart(target, {"project_name": PROJECT_NAME, **answers})
-                projects.append(target)
-            rows = plan_rows(projects)
+            # one process per core: rendering and reading the 24 projects takes about 40 s on one
+            with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
+                rows = plan_rows(list(pool.map(prepared, range(len(variants())))))
             done.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
     return [Row(**row) for row in json.loads(done.read_text())]
 
@@ -451,7 +470,7 @@ def check_lane() -> list[dict[str, Any]]:
 def main() -> None:
     """Print the plan: each variant and the test files it runs."""
     for row in plan():
-        torchrun = " (+ torchrun tests)" if row.distributed else ""
+        torchrun = f" (+ multi-process tests of {', '.join(row.distributed)})" if row.distributed else ""
         print(f"{row.index:2} {row.id}: {', '.join(row.selected) or '-'}{torchrun}")
 
 

@@ -4,10 +4,11 @@ Both share this one process, so torch (and the rest) are imported once per varia
 that downloads trains on the tiny copy the project's tests write (tests/sample_data.py) in
 data/, in its real on-disk format. Writes a JSON report to the path given as the first argument.
 
-    python run_variant.py REPORT.json PACKAGE MARKERS TESTS [key=value ...]
+    python run_variant.py REPORT.json PACKAGE TESTS MULTI [key=value ...]
 
-MARKERS selects the project's tests as `pytest -m` does ("" for all of them); TESTS is a
-comma-separated list of files in tests/ ("" to run none); the overrides go to `train`.
+TESTS is a comma-separated list of files in tests/ ("" to run none); MULTI lists those of them
+whose multi-process tests (marker `distributed`) run too ("*" for every file's); the overrides
+go to `train`.
 """
 
 import json
@@ -20,11 +21,20 @@ import pytest
 
 
 class Collected:
-    """A pytest plugin: the test files the run selected, and how many tests."""
+    """A pytest plugin: it leaves out the multi-process tests of the files not in `multi`, and
+    records the test files the run selected, and how many tests."""
 
-    def __init__(self) -> None:
+    def __init__(self, multi: str) -> None:
+        self.multi = None if multi == "*" else set(filter(None, multi.split(",")))
         self.files: set[str] = set()
         self.tests = 0
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if self.multi is None:
+            return
+        left = [i for i in items if i.get_closest_marker("distributed") and i.path.name not in self.multi]
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if item not in left]
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.files = {item.path.name for item in session.items}
@@ -32,14 +42,14 @@ class Collected:
 
 
 def main() -> None:
-    report_path, package, markers, tests, *overrides = sys.argv[1:]
+    report_path, package, tests, multi, *overrides = sys.argv[1:]
     files = [f"tests/{name}" for name in tests.split(",") if name]
-    collected = Collected()
+    collected = Collected(multi)
     started = time.perf_counter()
     pytest_code = None
     if files:
         # -n 0: in this process (the project runs its tests on several by default)
-        options = ["-q", "-p", "no:cacheprovider", "-n", "0", "--durations=5", "-m", markers]
+        options = ["-q", "-p", "no:cacheprovider", "-n", "0", "--durations=5", "-m", ""]
         pytest_code = int(pytest.main([*options, *files], plugins=[collected]))
     tests_seconds = time.perf_counter() - started
 

@@ -26,7 +26,7 @@ import plan
 import pytest
 import yaml
 from conftest import BIN, ROOT, precommit, render, run
-from variants import EVERY_FRAMEWORK, PAIRED, axes, questions, variant_id, variants, with_distributed_tests
+from variants import EVERY_FRAMEWORK, PAIRED, axes, is_multi_process_home, questions, variant_id, variants
 
 ROWS = variants()
 # `${{ ... }}` is a GitHub Actions expression, not Jinja.
@@ -67,12 +67,26 @@ def test_every_tracker_is_trained_in_every_framework():
             assert not missing, f"{key}: {sorted(missing)} never trained with {first}={framework}"
 
 
-def test_the_torchrun_tests_run_in_both_styles_with_both_loaders_and_slurm():
-    chosen = with_distributed_tests()
-    assert {(row["framework"], row["dataset"] == "imagefolder") for row in chosen} == {
-        (framework, folder) for framework in axes()["framework"] for folder in (False, True)
-    }
-    assert any(row["slurm"] for row in chosen)
+def test_each_style_runs_each_files_multi_process_tests_once():
+    """The multi-process tests (torchrun, the SLURM script, the sweep's workers) of each test
+    file run in one variant of each training style, one variants.MULTI_PROCESS_HOMES picks
+    (torchrun's: a folder dataset, read by DataLoader workers under a DistributedSampler)."""
+    rows = plan.plan()
+    for framework in axes()["framework"]:
+        own = [row for row in rows if row.answers["framework"] == framework]
+        having = {
+            name
+            for row in own
+            for name in row.keys
+            if plan.torchrun_kind(plan.project_of(row.index) / "tests" / name)
+        }
+        assert {"test_distributed.py", "test_slurm.py", "test_sweep.py"} <= having, framework
+        for name in having:
+            homes = [row for row in own if name in row.distributed]
+            assert len(homes) == 1, (framework, name, [row.id for row in homes])
+            assert name in homes[0].selected and is_multi_process_home(homes[0].answers, name)
+        (torchrun,) = (row for row in own if "test_distributed.py" in row.distributed)
+        assert torchrun.answers["dataset"] == "imagefolder"
 
 
 PACKAGE = "digit_lab"
@@ -80,8 +94,8 @@ PACKAGE = "digit_lab"
 
 def test_every_rendered_test_file_runs_in_some_variant():
     """Each variant's version of each rendered test file, with its subject, runs somewhere: in
-    this variant, or in an earlier one whose file and subject hash the same. The torchrun tests
-    are the exception (test_the_torchrun_tests_run_... says where they run)."""
+    this variant, or in an earlier one whose file and subject hash the same. A file of
+    multi-process tests only is the exception (test_each_style_runs_... says where it runs)."""
     rows = plan.plan()
     assert [row.id for row in rows] == [variant_id(row) for row in ROWS]
     run_keys = {row.keys[name] for row in rows for name in row.selected}
@@ -90,7 +104,6 @@ def test_every_rendered_test_file_runs_in_some_variant():
         assert set(row.keys) == set(plan.rendered_tests(project)), row.id
         for name, key in row.keys.items():
             if plan.torchrun_kind(project / "tests" / name) == "all":
-                assert not row.distributed or name in row.selected, (row.id, name)
                 continue
             assert key in run_keys, f"{row.id}: its {name} (with its subject) runs in no variant"
 
@@ -128,7 +141,7 @@ class Variant:
     answers: dict[str, Any]
     project: Path
     selected: list[str]
-    markers: str
+    multi: str  # run_variant.py's MULTI: the files whose multi-process tests run too
 
 
 def named(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
@@ -151,13 +164,13 @@ def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     project = tmp_path_factory.mktemp("variant") / "digit-lab"
     if request.config.getoption("lane") == "check":
         render(project, {"project_name": plan.PROJECT_NAME, **answers})
-        selected, markers = plan.rendered_tests(project), ""
+        selected, multi = plan.rendered_tests(project), "*"
     else:
         row = plan.plan()[ROWS.index(answers)]
         shutil.copytree(plan.project_of(row.index), project, symlinks=True)
-        selected, markers = row.selected, row.markers
+        selected, multi = row.selected, ",".join(row.distributed)
     failed_before = request.session.testsfailed
-    yield Variant(answers, project, selected, markers)
+    yield Variant(answers, project, selected, multi)
     if request.session.testsfailed == failed_before:
         shutil.rmtree(project.parent, ignore_errors=True)
 
@@ -246,8 +259,8 @@ def own_run(variant) -> dict[str, Any]:
     report_file.unlink(missing_ok=True)
     digits = answers["dataset"] == "digits"
     overrides = (DIGITS_OVERRIDES if digits else SAMPLE_DATA_OVERRIDES).get(answers["model"], [])
-    command = [sys.executable, ROOT / "tests" / "run_variant.py", report_file, PACKAGE, variant.markers]
-    command += [",".join(variant.selected), *overrides]
+    command = [sys.executable, ROOT / "tests" / "run_variant.py", report_file, PACKAGE]
+    command += [",".join(variant.selected), variant.multi, *overrides]
     result = subprocess.run(
         [str(c) for c in command],
         cwd=variant.project,

@@ -19,6 +19,7 @@ Row 0 is the default project.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -134,12 +135,16 @@ def variant_id(row: dict[str, Any]) -> str:
     return "default" if not changed else ",".join(changed)
 
 
-def with_distributed_tests() -> list[dict[str, Any]]:
-    """The variants whose torchrun tests (pytest marker `distributed`) the suite runs: each
-    starts several processes several times, so they run in the first variant of each training
-    style with each kind of loader (tensors in memory, files through DataLoader workers). The
-    SLURM script's test is among them wherever one of these has slurm=yes (asserted)."""
-    chosen: dict[tuple[str, bool], dict[str, Any]] = {}
-    for row in variants():
-        chosen.setdefault((row["framework"], row["dataset"] == "imagefolder"), row)
-    return list(chosen.values())
+# The multi-process tests (pytest marker `distributed`) start several processes several times
+# each, so a test file's run in the first variant of each training style that has the file and
+# that the rule below picks for it (plan.py applies it; a file not listed: the first variant):
+MULTI_PROCESS_HOMES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    # torchrun: the loader it strains most, files read by DataLoader workers under a DistributedSampler
+    "test_distributed.py": lambda row: row["dataset"] == "imagefolder",
+    "test_slurm.py": lambda row: row["slurm"],  # rendered with slurm=yes only
+    "test_sweep.py": lambda row: True,  # the sweep's worker processes, the same in every variant
+}
+
+
+def is_multi_process_home(row: dict[str, Any], test_file: str) -> bool:
+    return MULTI_PROCESS_HOMES.get(test_file, lambda row: True)(row)
