@@ -110,6 +110,8 @@ def variants_table() -> str:
         for name in files:
             if name not in row.keys:
                 cells.append("")  # not rendered in this variant
+            elif name in row.distributed:
+                cells.append("**run** + mp")
             elif name in row.selected:
                 cells.append("**run**")
             elif row.keys[name] in ran:
@@ -118,8 +120,7 @@ def variants_table() -> str:
                 cells.append("t")
         ran.update(row.keys[name] for name in row.selected)
         answers = ", ".join(f"`{answer}`" for answer in row.id.split(","))
-        torchrun = " (and its torchrun tests)" if row.distributed else ""
-        table.append(f"| {row.index} | {answers}{torchrun} | " + " | ".join(cells) + " |")
+        table.append(f"| {row.index} | {answers} | " + " | ".join(cells) + " |")
     count = sum(len(row.selected) for row in rows)
     rendered = sum(len(row.keys) for row in rows)
     table += ["", f"{len(rows)} variants; {count} of their {rendered} rendered test files run."]
