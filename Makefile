@@ -22,7 +22,7 @@ BOOTSTRAP_ARGS ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --no-compile --group dev  # bytecode on first import, as uv
+	$(BIN)/python -m pip install --quiet --group dev
 	touch $@
 
 venv: $(STAMP)

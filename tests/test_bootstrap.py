@@ -31,9 +31,6 @@ TABLE = copier_config()["backends"]["default"]
 INSTALLABLE = sorted(name for name in TABLE if name != "auto")
 
 
-PAIR = ["torch==2.14.1", "torchvision==0.29.1"]
-
-
 def install_args(index):
     return ["--index-url", index] if index else []
 
@@ -47,8 +44,8 @@ def test_pip_plan(bootstrap, backend, windows):
     assert commands == [
         ["py", "-m", "venv", ".venv"],
         [venv_python, "-m", "pip", "install", "--upgrade", "pip>=25.1"],  # for --group
-        [venv_python, "-m", "pip", "install", "--no-compile", *PAIR, *install_args(index)],
-        [venv_python, "-m", "pip", "install", "--no-compile", "--editable", ".", "--group", "dev"],
+        [venv_python, "-m", "pip", "install", "torch==2.14.1", "torchvision==0.29.1", *install_args(index)],
+        [venv_python, "-m", "pip", "install", "--editable", ".", "--group", "dev"],
         [venv_python, "-m", "digit_lab", "doctor", "--backend", backend],
     ]
     assert not any("--user" in part for command in commands for part in command)
@@ -59,13 +56,14 @@ def test_uv_plan(bootstrap, backend):
     index = TABLE[backend]["index"]
     commands = bootstrap.plan(backend, "uv", index, python="py", windows=False)
     assert commands[0] == ["uv", "venv", ".venv", "--python", "py", "--allow-existing"]
+    pair = ["torch==2.14.1", "torchvision==0.29.1"]
     assert commands[1] == [
         "uv",
         "pip",
         "install",
         "--python",
         ".venv/bin/python",
-        *PAIR,
+        *pair,
         *install_args(index),
     ]
     assert commands[2][-4:] == ["--editable", ".", "--group", "dev"]
