@@ -73,9 +73,9 @@ def sweep(path: str | Path | None, overrides: list[str], worker: int = 0) -> Non
         raise Preempted(f"a worker was stopped by a signal: run the same command to continue {spec.folder}")
     if codes:
         raise UserError(f"{', '.join(codes)} ended with exit code {', '.join(map(str, codes.values()))}")
-    with sweep_lock(spec.folder):
+    with sweep_lock(spec.folder):  # machines sharing the sweep may end it at the same moment
         sweep_results.write_results(spec, study)
-    sweep_results.draw_plots(spec, study)
+        sweep_results.draw_plots(spec, study)
     print(sweep_results.format_table(sweep_results.read_table(spec.folder)))
     print(f"best trial's config in {spec.folder / 'best.yaml'} (train --config {spec.folder / 'best.yaml'})")
 
