@@ -48,8 +48,11 @@ def main() -> None:
     started = time.perf_counter()
     pytest_code = None
     if files:
-        # -n 0: in this process (the project runs its tests on several by default)
+        # -n 0: in this process (the project runs its tests on several by default). The -W: forked
+        # from variant_server.py, this process has imported libraries that are also pytest
+        # plugins (anyio, platformdirs) before pytest could rewrite their asserts.
         options = ["-q", "-p", "no:cacheprovider", "-n", "0", "--durations=5", "-m", ""]
+        options += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
         pytest_code = int(pytest.main([*options, *files], plugins=[collected]))
     tests_seconds = time.perf_counter() - started
 
