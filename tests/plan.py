@@ -16,8 +16,8 @@ A file runs in the first variant (in the order of variants.py) where its key app
 file identical with its subject in several variants runs once, and a file that starts to vary,
 or whose subject does, runs again by itself. The multi-process tests (marker `distributed`:
 torchrun, SLURM, the sweep's workers) are the exception: they start several processes several
-times, so a file's run in one variant of each training style, the first that
-`variants.MULTI_PROCESS_HOMES` picks for it, whatever its key, and are deselected elsewhere.
+times, so a file's multi-process tests run in one variant of each training style, the first
+that `variants.MULTI_PROCESS_HOMES` picks for it, whatever its key, and are deselected elsewhere.
 
 Computing the plan needs every variant rendered (about a second each). The renders and the
 plan are cached under build/variants/<hash>/, keyed by a hash of what a render depends on

@@ -136,8 +136,9 @@ def variant_id(row: dict[str, Any]) -> str:
 
 
 # The multi-process tests (pytest marker `distributed`) start several processes several times
-# each, so a test file's run in the first variant of each training style that has the file and
-# that the rule below picks for it (plan.py applies it; a file not listed: the first variant):
+# each, so a test file's multi-process tests run in the first variant of each training style
+# that has the file and that the rule below picks (plan.py applies it; a file not listed: the
+# first variant):
 MULTI_PROCESS_HOMES: dict[str, Callable[[dict[str, Any]], bool]] = {
     # torchrun: the loader it strains most, files read by DataLoader workers under a DistributedSampler
     "test_distributed.py": lambda row: row["dataset"] == "imagefolder",
