@@ -21,9 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from .errors import UserError
-from .model import CHOICES as MODEL_CHOICES
-from .model import LIMITS as MODEL_LIMITS
-from .model import ModelConfig
+from .model_config import CHOICES as MODEL_CHOICES
+from .model_config import LIMITS as MODEL_LIMITS
+from .model_config import ModelConfig
 from .project import DATASET, MODEL
 from .tracker import CHOICES as TRACKER_CHOICES
 from .tracker import TrackerConfig

@@ -25,7 +25,8 @@ from .checkpoint import load_checkpoint, read_torch_file
 from .config import Config
 from .data import DataBundle
 from .errors import UserError
-from .model import ModelConfig, build_model
+from .model import build_model
+from .model_config import ModelConfig
 from .pretrained import backbone_weights, download_weights
 
 PRETRAINED = "pretrained"

@@ -21,7 +21,8 @@ from torchvision.transforms.v2 import functional as F
 from .checkpoint import load_checkpoint
 from .errors import UserError
 from .files import check_output, write_text
-from .model import ModelConfig, build_model
+from .model import build_model
+from .model_config import ModelConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
