@@ -197,7 +197,11 @@ def test_an_edit_on_lines_the_template_changed_is_marked_not_lost(template, tmp_
         "\n\ndef run_names(root: Path) -> list[str]:\n    return sorted(p.name for p in root.iterdir())\n"
     )
     (src / "runs.py").write_text((src / "runs.py").read_text() + helper)
-    commit(project, "Our docstring and helper")
+    # A setting's default, on lines the template moved out of the file (ModelConfig: config.py
+    # in 0.1.0, model.py in 0.2.0, model_config.py since 0.3.0).
+    wider = "    hidden: list[int] = field(default_factory=lambda: [256, 64])  # ours: wider"
+    edit(src / "config.py", "    hidden: list[int] = field(default_factory=lambda: [128, 64])", wider)
+    commit(project, "Our docstring, helper and default")
 
     result = copier_update(project)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -206,9 +210,13 @@ def test_an_edit_on_lines_the_template_changed_is_marked_not_lost(template, tmp_
     assert "One run's folder" in merged[: merged.index(MARKERS[1])]  # the template's side
     assert merged.count(MARKERS[0]) == 1, "only the lines both changed are marked"
     assert merged.endswith(helper), "the user's helper merged in, outside the markers"
-    assert "1 conflict" in result.stdout
-    # git knows the file is unmerged: `git commit` refuses until it is resolved and added.
-    assert f"UU src/{PACKAGE}/run_folder.py" in status(project)
+    # The moved lines: the user's version kept between the markers, where they were.
+    config = (src / "config.py").read_text()
+    assert wider in config[config.index(MARKERS[0]) : config.index(MARKERS[1])]
+    assert "class ModelConfig" in (src / "model_config.py").read_text()
+    assert "1 conflict" in result.stdout  # the rename's merge says so (hooks/rename.py)
+    # git knows the files are unmerged: `git commit` refuses until they are resolved and added.
+    assert {f"UU src/{PACKAGE}/run_folder.py", f"UU src/{PACKAGE}/config.py"} <= set(status(project))
     refused = subprocess.run(["git", *GIT_ID, "commit", "-qm", "x"], cwd=project, capture_output=True,
                              text=True, timeout=60)  # fmt: skip
     assert refused.returncode != 0 and "unmerged" in refused.stdout + refused.stderr
