@@ -11,14 +11,13 @@ import torch
 from torch import nn
 
 from . import plots
-from .checkpoint import load_checkpoint, resolve_checkpoint
+from .checkpoint import load_checkpoint, model_with_weights, resolve_checkpoint
 from .config import Config, config_from_dict
 from .data import DataBundle, Loader, samples_in
 from .dataset import load_data
 from .device import pick_device
 from .distributed import is_main, sum_over_ranks
 from .errors import UserError
-from .model import build_model
 
 
 @torch.inference_mode()
@@ -60,8 +59,7 @@ SAMPLES = 16  # test images in plots/samples.png
 @torch.inference_mode()
 def test_weights(weights: dict[str, torch.Tensor], cfg: Config, data: DataBundle) -> TestResult:
     """A model of `cfg.model` with these weights, on the test split."""
-    model = build_model(cfg.model, data.input_shape, len(data.classes)).to(data.device)
-    model.load_state_dict(weights)
+    model = model_with_weights(cfg.model, data.input_shape, len(data.classes), weights).to(data.device)
     model.eval()
     loss_fn, n = nn.CrossEntropyLoss(reduction="sum"), len(data.classes)
     loss_sum, confusion = 0.0, torch.zeros(n * n, dtype=torch.long, device=data.device)

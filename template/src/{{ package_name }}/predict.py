@@ -18,10 +18,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.transforms.v2 import functional as F
 
-from .checkpoint import load_checkpoint
+from .checkpoint import load_checkpoint, model_with_weights
 from .errors import UserError
 from .files import check_output, write_text
-from .model import build_model
 from .model_config import ModelConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -32,8 +31,8 @@ def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]
     state = load_checkpoint(checkpoint, prefer="best")
     prep = state["preprocessing"]
     input_shape = (prep["channels"], *prep["image_size"])
-    model = build_model(ModelConfig(**state["config"]["model"]), input_shape, len(state["classes"]))
-    model.load_state_dict(state["model"])
+    cfg = ModelConfig(**state["config"]["model"])
+    model = model_with_weights(cfg, input_shape, len(state["classes"]), state["model"])
     return model.eval(), state
 
 
