@@ -2,8 +2,8 @@
 
 The checkpoint carries the class names and the preprocessing (channels, size, normalization),
 so nothing else is needed: images are decoded with Pillow (torchvision's own decoders are
-deprecated since torchvision 0.29), resized, normalized and classified, and the top-k classes
-go to a CSV file.
+deprecated since torchvision 0.29), resized (as data.py does: torch's antialiased resize),
+normalized and classified, and the top-k classes go to a CSV file.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 from PIL import Image, UnidentifiedImageError
-from torchvision.transforms.v2 import functional as F
+from torch.nn import functional as nnf
 
 from .checkpoint import load_checkpoint, model_with_weights
 from .errors import UserError
@@ -62,10 +62,13 @@ def find_images(inputs: list[str]) -> dict[Path, bool]:
 def preprocess(path: Path, prep: dict[str, Any]) -> torch.Tensor:
     try:
         with Image.open(path) as file:
-            image = F.pil_to_tensor(file.convert("L" if prep["channels"] == 1 else "RGB"))
+            decoded = file.convert("L" if prep["channels"] == 1 else "RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:  # damaged, or huge
         raise UserError(f"cannot read {path} as an image ({str(error).strip()[:120]})") from None
-    image = F.resize(image, list(prep["image_size"]), antialias=True)
+    pixels = torch.frombuffer(bytearray(decoded.tobytes()), dtype=torch.uint8)  # row by row, channels last
+    image = pixels.view(1, decoded.height, decoded.width, -1).permute(0, 3, 1, 2)  # (1, C, H, W)
+    size = list(prep["image_size"])
+    image = nnf.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)[0]
     x = image.float() / 255.0
     mean = torch.tensor(prep["mean"]).view(-1, 1, 1)
     std = torch.tensor(prep["std"]).view(-1, 1, 1)
