@@ -5,7 +5,7 @@ into a temporary folder and times `pytest` there as a user runs it (the project'
 the torchrun tests left out), then `pytest -m distributed` for the first variant. One variant
 at a time, so run it while nothing else runs:
 
-    .venv/bin/python benchmarks/project_tests.py --json build/project_tests.json [--only 0 22]
+    .venv/bin/python benchmarks/project_tests.py --json build/project_tests.json [--only 0 7]
 
 Prints a Markdown table (docs/benchmarks.md shows one) and writes the figures as JSON.
 """
