@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,15 +34,8 @@ def measure(
     rounds: int = 3, epochs: int = 2, batches: tuple[int, ...] = (128, 512), images: int = 60_000
 ) -> list[dict]:
     """Both styles, interleaved for `rounds` rounds per batch size; medians of the ratios."""
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     results = []
-    with tempfile.TemporaryDirectory() as folder:
-        for package, framework in STYLES.values():
-            projects.render(Path(folder), package, framework=framework)
-        bundles = {style: projects.synthetic_bundle(pkg, images) for style, (pkg, _) in STYLES.items()}
-        for style, (package, _) in STYLES.items():  # warm up: imports, first allocations
-            run_fit(package, bundles[style], Path(folder) / "warm" / style, 512, 1)
+    with projects.styles_ready(STYLES, images) as (folder, bundles):
         for batch in batches:
             rows = []
             for r in range(rounds):

@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -72,6 +75,23 @@ def run_fit(package: str, runs: Path, overrides: list[str], bundle=None) -> dict
     started = time.perf_counter()
     summary = quietly(train.fit, cfg)
     return {**summary, "fit_s": time.perf_counter() - started}
+
+
+@contextlib.contextmanager
+def styles_ready(styles: dict[str, tuple[str, str]], images: int) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Projects rendered into a temporary folder (style -> (package, framework)), each with its
+    own copy of the same synthetic tensors, warmed up by one short fit (imports, first
+    allocations): the folder and the bundles by style."""
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        for package, framework in styles.values():
+            render(folder, package, framework=framework)
+        bundles = {style: synthetic_bundle(package, images) for style, (package, _) in styles.items()}
+        for style, (package, _) in styles.items():
+            run_fit(package, folder / "warm" / style, ["epochs=1", "data.batch_size=512"], bundles[style])
+        yield folder, bundles
 
 
 def spread(values: list[float]) -> dict[str, Any]:

@@ -56,3 +56,18 @@ def test_gpu_check_dry_run_on_the_cpu_writes_its_figures(tmp_path):
         assert positive(resnet["eager"][key]) and positive(resnet["compiled"][key]), key
     assert positive(resnet["compiled_vs_eager"])
     assert positive(report["mnist_mlp_epoch"]["seconds"]) and report["mnist_mlp_epoch"]["batch"] == 1024
+
+
+def test_lightning_profile_splits_each_style_s_steps_by_whose_code_runs(tmp_path):
+    """benchmarks/lightning_profile.py, at a toy size: docs/benchmarks.md reads its split of
+    a training step between torch, Lightning, the project and the rest."""
+    out = tmp_path / "profile.json"
+    command = [sys.executable, ROOT / "benchmarks" / "lightning_profile.py", "--images", "512", "--rounds", "1"]
+    result = run([*command, "--batches", "128", "--json", out], ROOT, timeout=300)
+    (figures,) = json.loads(out.read_text())["results"]
+    plain, lightning = figures["plain"]["ms_per_step"], figures["lightning"]["ms_per_step"]
+    assert positive(plain["torch"]) and positive(lightning["torch"]) and positive(lightning["ours"])
+    assert positive(lightning["lightning"]) and plain.get("lightning", 0.0) == 0.0  # none in plain
+    assert figures["plain"]["steps"] == figures["lightning"]["steps"] == 4  # 512 images, batch 128
+    assert figures["lightning"]["top_lightning_by_cumulative"] and positive(figures["train_ratio"])
+    assert "ms per step (profiled) | plain | lightning" in result.stdout
