@@ -24,6 +24,9 @@ class Forker:
         self.process = subprocess.Popen(
             [sys.executable, SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env
         )
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None  # both are pipes (above)
+        self.stdin, self.stdout = stdin, stdout
         self.pending = b""
         ready = self.reply(timeout=300)
         self.usable = ready is not None and ready.get("threads") == 1  # fork is unsafe beside threads
@@ -31,7 +34,7 @@ class Forker:
     def reply(self, timeout: float) -> dict | None:
         """The server's next line, or None after `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        fd = self.process.stdout.fileno()
+        fd = self.stdout.fileno()
         while b"\n" not in self.pending:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
@@ -54,9 +57,12 @@ class Forker:
             out, err = Path(folder) / "stdout", Path(folder) / "stderr"
             request = {"argv": command[1:], "cwd": str(cwd), "env": env}
             request |= {"stdout": str(out), "stderr": str(err)}
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
-            self.process.stdin.flush()
-            pid = self.reply(timeout=60)["pid"]
+            self.stdin.write((json.dumps(request) + "\n").encode())
+            self.stdin.flush()
+            started = self.reply(timeout=60)
+            if started is None:
+                raise RuntimeError("variant_server.py did not start the run within 60 s")
+            pid = started["pid"]
             done = self.reply(timeout=timeout)
             if done is None:
                 os.kill(pid, signal.SIGKILL)
@@ -65,7 +71,7 @@ class Forker:
             return subprocess.CompletedProcess(command, done["exit"], out.read_text(), err.read_text())
 
     def close(self) -> None:
-        self.process.stdin.close()
+        self.stdin.close()
         self.process.wait(timeout=60)
-        self.process.stdout.close()
+        self.stdout.close()
         self.log.close()

@@ -62,8 +62,8 @@ def test_lightning_profile_splits_each_style_s_steps_by_whose_code_runs(tmp_path
     """benchmarks/lightning_profile.py, at a toy size: docs/benchmarks.md reads its split of
     a training step between torch, Lightning, the project and the rest."""
     out = tmp_path / "profile.json"
-    command = [sys.executable, ROOT / "benchmarks" / "lightning_profile.py", "--images", "512", "--rounds", "1"]
-    result = run([*command, "--batches", "128", "--json", out], ROOT, timeout=300)
+    command = [sys.executable, ROOT / "benchmarks" / "lightning_profile.py", "--images", "512"]
+    result = run([*command, "--rounds", "1", "--batches", "128", "--json", out], ROOT, timeout=300)
     (figures,) = json.loads(out.read_text())["results"]
     plain, lightning = figures["plain"]["ms_per_step"], figures["lightning"]["ms_per_step"]
     assert positive(plain["torch"]) and positive(lightning["torch"]) and positive(lightning["ours"])
