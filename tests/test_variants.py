@@ -65,6 +65,17 @@ def test_every_model_and_every_dataset_and_tracker_is_trained_in_every_framework
             assert not missing, f"{key}: {sorted(missing)} never trained with {style}={framework}"
 
 
+# The datasets whose images are in colour (3 channels; their loaders' preprocessing says so).
+COLOUR = {"cifar10", "imagefolder"}
+
+
+def test_every_model_trains_on_a_grayscale_and_a_colour_dataset():
+    for model in axes()["model"]:
+        trained = {row["dataset"] in COLOUR for row in ROWS if row["model"] == model}
+        kind = "colour" if True in trained else "grayscale"
+        assert trained == {False, True}, f"{model} trains on {kind} images only"
+
+
 def test_each_style_runs_each_files_multi_process_tests_once():
     """The multi-process tests (torchrun, the SLURM script, the sweep's workers) of each test
     file run in one variant of each training style, one variants.MULTI_PROCESS_HOMES picks

@@ -4,9 +4,10 @@ A new choice in copier.yml joins the matrix by itself:
 
 - `CROSSED` (framework x model) is crossed fully: every training style trains every model;
 - `EVERY_FRAMEWORK` (dataset, tracker): each value trains in every framework too, cycled over
-  that framework's rows (the datasets shifted by one per framework, so that a model meets a
-  different dataset in each); where a framework has fewer rows than values, a row with the
-  default model is added for each value left over (today: one dataset per framework);
+  that framework's rows, each further framework's two places on (`FRAMEWORK_SHIFT`: with
+  copier.yml's order of datasets, three grayscale ones and then two in colour, every model
+  then trains on one of each kind); where a framework has fewer rows than values, a row with
+  the default model is added for each value left over (today: one dataset per framework);
 - every other question is covered by a covering array of strength 1: each of its values
   appears in at least one variant, and the values are spread so that variants differ;
 - a yes/no question is an axis of two values;
@@ -22,7 +23,6 @@ Row 0 is the default project.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -34,6 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 CROSSED = ("framework", "model")
 EVERY_FRAMEWORK = ("dataset", "tracker")
+FRAMEWORK_SHIFT = 2
 
 
 @cache
@@ -104,7 +105,8 @@ def computed_variants() -> tuple[dict[str, Any], ...]:
     all_axes = axes()
     style, model = CROSSED
     rows: list[dict[str, Any]] = []
-    for shift, framework in enumerate(all_axes[style]):
+    for index, framework in enumerate(all_axes[style]):
+        shift = index * FRAMEWORK_SHIFT
         own = [{style: framework, model: value} for value in all_axes[model]]
         for key in EVERY_FRAMEWORK:
             values = all_axes[key]
