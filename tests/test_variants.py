@@ -65,7 +65,7 @@ def test_every_model_and_every_dataset_and_tracker_is_trained_in_every_framework
             assert not missing, f"{key}: {sorted(missing)} never trained with {style}={framework}"
 
 
-# The datasets whose images are in colour (3 channels; their loaders' preprocessing says so).
+# The datasets whose images are in colour: CIFAR-10's photos, and the folders' images, read as RGB.
 COLOUR = {"cifar10", "imagefolder"}
 
 

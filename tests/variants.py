@@ -110,13 +110,11 @@ def computed_variants() -> tuple[dict[str, Any], ...]:
         own = [{style: framework, model: value} for value in all_axes[model]]
         for key in EVERY_FRAMEWORK:
             values = all_axes[key]
-            for i, row in enumerate(own):  # row 0, the first of the default framework's, keeps defaults
+            for i, row in enumerate(own):  # rows added for an earlier key too; row 0 keeps the defaults
                 row[key] = values[(i + shift) % len(values)]
-            taken = {row[key] for row in own if key in row}
+            taken = {row[key] for row in own}
             for value in (v for v in values if v not in taken):  # more values than rows: a row each
                 own.append({style: framework, model: all_axes[model][0], key: value})
-            for row in own:  # rows added for an earlier key take this one's values in turn
-                row.setdefault(key, values[(own.index(row) + shift) % len(values)])
         rows += own
     covered = {*CROSSED, *EVERY_FRAMEWORK}
     others = {key: values for key, values in all_axes.items() if key not in covered}
