@@ -92,11 +92,12 @@ def test_an_unreachable_index_falls_back_to_the_configured_one(bootstrap, monkey
 
 
 def test_every_offered_backend_can_be_bootstrapped(bootstrap):
-    assert {*bootstrap.BACKENDS, "auto"} == set(choice_values(copier_config()["torch_backend"]))
-    assert {name: TABLE[name]["index"] for name in INSTALLABLE} == {
-        name: backend.index for name, backend in bootstrap.BACKENDS.items()
-    }
-    assert {*bootstrap.AUTO_CUDA, bootstrap.AUTO_ROCM} <= set(bootstrap.BACKENDS)
+    assert {*bootstrap.INDEXES, "auto"} == set(choice_values(copier_config()["torch_backend"]))
+    assert {name: TABLE[name]["index"] for name in INSTALLABLE} == bootstrap.INDEXES
+    assert {name: TABLE[name]["wheels"] for name in INSTALLABLE} == bootstrap.WHEELS
+    nvidia = {name: {key: TABLE[name].get(key) for key in ("cuda", "driver", "compute")} for name in TABLE}
+    assert {name: facts for name, facts in nvidia.items() if facts["cuda"] is not None} == bootstrap.NVIDIA
+    assert {*bootstrap.AUTO_CUDA, bootstrap.AUTO_ROCM} <= set(bootstrap.INDEXES)
 
 
 # --- a torch of another build in the venv (`doctor` then says: python bootstrap.py --backend cpu)
