@@ -23,6 +23,7 @@ import argparse
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         config_file = args.config or existing(DEFAULT_CONFIGS[args.command])
         cfg = load_config(config_file, args.overrides)
         if args.command == "finetune":
-            cfg.finetune.checkpoint = args.checkpoint
+            cfg = replace(cfg, finetune=replace(cfg.finetune, checkpoint=args.checkpoint))
         from .train import fit  # after the config is checked: a mistake answers before Lightning loads
 
         fit(cfg, args.overrides)

@@ -15,13 +15,14 @@ is an error, never skipped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint, read_torch_file
+from .checkpoint import check_checkpoint, read_torch_file, resolve_checkpoint
 from .config import Config
 from .data import DataBundle
 from .errors import UserError
@@ -32,41 +33,52 @@ from .pretrained import backbone_weights, download_weights
 PRETRAINED = "pretrained"
 
 
-def load_pretrained(cfg: Config, data: DataBundle) -> nn.Module:
-    """The model `cfg.finetune.checkpoint` names, with its weights and a head for `data.classes`."""
-    source = cfg.finetune.checkpoint
-    assert source is not None
-    if source == PRETRAINED:
-        return from_torchvision(cfg, data, download_weights(cfg.model))
-    path = Path(source)
-    if path.is_file():
-        weights = read_torch_file(check_not_an_export(path))
-        if is_plain_state_dict(weights):  # a torchvision weights file, not a checkpoint of ours
-            return from_torchvision(cfg, data, weights)
+@dataclass(frozen=True)
+class Source:
+    """What `finetune.checkpoint` names, read once (read_source): torchvision's weights, or a
+    checkpoint of a run of this project."""
 
-    state = load_checkpoint(source, prefer="best")
+    name: str
+    weights: dict[str, torch.Tensor] | None = None  # torchvision's; None: downloaded when needed
+    checkpoint: dict[str, Any] | None = None  # a run's: its weights, classes and preprocessing
+
+    @property
+    def preprocessing(self) -> dict[str, Any] | None:
+        """How the source's run prepared images (its backbone sees them so again); None for
+        torchvision's weights."""
+        return self.checkpoint["preprocessing"] if self.checkpoint else None
+
+
+def read_source(cfg: Config) -> tuple[Config, Source]:
+    """The weights to start from, read once, and the config to fine-tune with: a run's
+    checkpoint brings its model settings, since its weights fit only those."""
+    name = cfg.finetune.checkpoint
+    assert name is not None
+    if name == PRETRAINED:
+        return cfg, Source(name)
+    file = resolve_checkpoint(name, prefer="best")
+    state = read_torch_file(check_not_an_export(file))
+    if is_plain_state_dict(state):  # a torchvision weights file, not a checkpoint of ours
+        return cfg, Source(name, weights=state)
+    check_checkpoint(state, file)
     saved = ModelConfig(**state["config"]["model"])
     if cfg.model != saved:
         print(f"model settings come from the checkpoint: {saved} (the weights fit only those)")
-    cfg.model = saved
+    return replace(cfg, model=saved), Source(name, checkpoint=state)
+
+
+def load_pretrained(cfg: Config, data: DataBundle, source: Source) -> nn.Module:
+    """The model `cfg` describes, with the source's weights and a head for `data.classes`."""
+    state = source.checkpoint
+    if state is None:
+        weights = download_weights(cfg.model) if source.weights is None else source.weights
+        return from_torchvision(cfg, data, weights)
     model = build_model(cfg.model, data.input_shape, len(state["classes"]))
-    load_weights(model, state["model"], source)
+    load_weights(model, state["model"], source.name)
     if state["classes"] != data.classes:
         replace_head(model, len(data.classes))
         print(f"new head: classes {state['classes']} in the checkpoint, {data.classes} here")
     return model
-
-
-def source_preprocessing(cfg: Config) -> dict[str, Any] | None:
-    """The preprocessing (size, normalization) of the run `finetune.checkpoint` names: its
-    backbone sees images prepared as in its own training. None for torchvision weights."""
-    source = cfg.finetune.checkpoint
-    if source is None or source == PRETRAINED:
-        return None
-    path = Path(source)
-    if path.is_file() and is_plain_state_dict(read_torch_file(check_not_an_export(path))):
-        return None
-    return load_checkpoint(source, prefer="best")["preprocessing"]
 
 
 def from_torchvision(cfg: Config, data: DataBundle, state: dict[str, Any]) -> nn.Module:

@@ -7,6 +7,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,7 @@ def open_resume(
     """
     folder = Path(resume)
     if unstarted(folder) and (folder / "config.yaml").is_file():
-        cfg = load_config(folder / "config.yaml", overrides)
-        cfg.resume = None
+        cfg = replace(load_config(folder / "config.yaml", overrides), resume=None)
         print(f"{folder} has no checkpoint yet (its attempt ended before the first one): starting it over")
         return folder, None, None, cfg
     checkpoint = resolve_checkpoint(resume, prefer="last")
@@ -102,8 +102,7 @@ def open_resume(
             "style: resume it there, or start from its weights with `finetune`"
         )
     saved = config_from_dict(state["config"])
-    cfg = config_from_dict(state["config"], overrides)
-    cfg.resume = None
+    cfg = replace(config_from_dict(state["config"], overrides), resume=None)
     before, after = to_dict(saved), to_dict(cfg)
     changed = [key for key in FIXED_ON_RESUME if pick(before, key) != pick(after, key)]
     if changed:

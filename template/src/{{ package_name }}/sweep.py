@@ -31,6 +31,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -232,5 +233,5 @@ def trial_config(spec: Sweep, trial: Trial, run_dir: Path, shared: dict[str, Any
     where = {"runs_dir": str(spec.folder), "run_name": run_dir.name}
     cfg = with_values(spec.base, {**trial.params, **where, **shared}, source=f"trial {trial.number}")
     if run_dir.is_dir() and not unstarted(run_dir) and (run_dir / "checkpoints").is_dir():
-        cfg.resume = str(run_dir)
+        return replace(cfg, resume=str(run_dir))
     return cfg

@@ -8,6 +8,7 @@ import io
 import json
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +124,8 @@ def write_results(spec: Sweep, study: optuna.Study) -> None:
 def write_best(spec: Sweep, best: FrozenTrial) -> None:
     """The best trial's config, to train it again: `train --config runs/<sweep>/best.yaml`."""
     run_dir = spec.folder / str(best.user_attrs["run"])
-    cfg = load_config(run_dir / "config.yaml")
-    cfg.run_name, cfg.runs_dir, cfg.resume = None, spec.base.runs_dir, None
+    trial = load_config(run_dir / "config.yaml")  # trained again as a new run, beside the sweep
+    cfg = replace(trial, run_name=None, runs_dir=spec.base.runs_dir, resume=None)
     header = (
         f"# The best trial of {spec.folder}: {run_dir.name}, {spec.settings.objective} {best.value:.4f}.\n"
         f"# Train it again (the same seed: the same validation accuracy on a CPU) with\n"
