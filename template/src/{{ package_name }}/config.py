@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -201,13 +202,13 @@ def to_config(merged: DictConfig) -> Config:
     except OmegaConfBaseException as error:  # e.g. an interpolation such as ${nope}
         key = getattr(error, "full_key", None) or "a value"
         raise UserError(f"cannot resolve {key}: {one_line(error)}") from None
+    # The checks read the typed dataclass, its interpolations resolved.
     for key, allowed in CHOICES.items():
-        value = OmegaConf.select(merged, key)
+        value = reduce(getattr, key.split("."), cfg)
         if value not in allowed:
             raise UserError(f"{key} must be one of {', '.join(map(str, allowed))} (got '{value}')")
-    resolved = OmegaConf.structured(cfg)  # interpolations resolved, values typed
     for key, (test, wanted) in LIMITS.items():
-        value = OmegaConf.select(resolved, key)
+        value = reduce(getattr, key.split("."), cfg)
         if not test(value):
             raise UserError(f"{key} must be {wanted} (got {value})")
     return cfg

@@ -5,6 +5,8 @@ something it should not replace.
 disk and renames it over the target, which is atomic: a crash, a full disk or a kill mid-write
 leaves the previous file as it was, and a failed write removes its temporary file. Checkpoints,
 metrics.csv, summary.json, config.yaml, plots, predictions and exports all use it.
+`same_file` gives a written file a second name the same way (best.pt and last.pt after a best
+epoch): a hard link, so the bytes are written and kept on disk once.
 
 `check_output` guards a path the user names with `--output`: a folder, a device, a pipe, a
 symbolic link (not followed: a write lands on the path named or nowhere), a checkpoint, or any
@@ -17,6 +19,7 @@ the process ends, however it ends.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +37,7 @@ def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
     temporary = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.unlink(missing_ok=True)  # a stale hard link (same_file) would pass the write on
         with open(temporary, "wb") if binary else open(temporary, "w", encoding="utf-8", newline="") as file:
             try:
                 yield file
@@ -47,6 +51,26 @@ def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
         temporary.unlink(missing_ok=True)
         if isinstance(error, OSError) and error.filename is None:  # a failed write names no file
             error.filename = str(path)
+        raise
+
+
+def same_file(source: Path, path: Path) -> None:
+    """`path` becomes a second name of the file `source` (a hard link), in one step like
+    atomic_write. A later atomic_write of either name replaces that name only: the other keeps
+    the bytes. Where the file system has no hard links (FAT, some network shares) `path` gets a
+    copy."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        with atomic_write(path, binary=True) as file, open(source, "rb") as original:
+            shutil.copyfileobj(original, file)
+        return
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
         raise
 
 
