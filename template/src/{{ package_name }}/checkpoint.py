@@ -9,7 +9,7 @@ the resolved config, the class names and the preprocessing.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import torch
 
 from .config import config_from_dict
 from .errors import UserError
-from .files import atomic_write
+from .files import atomic_write, same_file
 from .model import build_model
 from .model_config import ModelConfig
 from .project import MODEL
@@ -30,6 +30,20 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Written atomically (files.py): a crash mid-write leaves the previous checkpoint intact."""
     with atomic_write(path, binary=True) as file:
         torch.save({"format_version": FORMAT_VERSION, **state}, file)
+
+
+def save_epoch(write: Callable[[Path], None], folder: Path, best: bool, main: bool = True) -> None:
+    """An epoch's checkpoint, by `write(path)`: last.pt, or after a best epoch best.pt with
+    last.pt as a second name of it (files.same_file, by the main process), written once. best.pt
+    comes first: a crash in between leaves the previous epoch's last.pt, and resume trains this
+    epoch again the same way."""
+    last = folder / "last.pt"
+    if not best:
+        write(last)
+        return
+    write(folder / "best.pt")
+    if main:
+        same_file(folder / "best.pt", last)
 
 
 def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:
