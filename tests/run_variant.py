@@ -12,7 +12,10 @@ go to `train`.
 """
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from importlib import import_module
 from pathlib import Path
@@ -47,13 +50,25 @@ def main() -> None:
     collected = Collected(multi)
     started = time.perf_counter()
     pytest_code = None
+    # TMPDIR while the tests run is a folder of its own, pytest's folders lie elsewhere: what
+    # the tests leave in it (a killed process's, torchrun's log folders) a user finds in /tmp.
+    scratch = Path(report_path).with_name("scratch")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    os.environ["TMPDIR"], tempfile.tempdir = str(scratch), None
     if files:
         # -n 0: in this process (the project runs its tests on several by default). The -W: forked
         # from variant_server.py, this process has imported libraries that are also pytest
         # plugins (anyio, platformdirs) before pytest could rewrite their asserts.
         options = ["-q", "-p", "no:cacheprovider", "-n", "0", "--durations=5", "-m", ""]
         options += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        basetemp = Path(report_path).with_name("pytest-tmp")
+        options += ["--basetemp", str(basetemp)]
         pytest_code = int(pytest.main([*options, *files], plugins=[collected]))
+        if pytest_code == 0:  # a failure's files stay to be read; 24 variants' checkpoints would not fit
+            shutil.rmtree(basetemp, ignore_errors=True)
+    # torch's compile cache is one a user's own compile=true runs share, and is kept on purpose
+    left_in_tmp = sorted(p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_"))
     tests_seconds = time.perf_counter() - started
 
     sys.path.insert(0, str(Path("src").resolve()))
@@ -70,6 +85,7 @@ def main() -> None:
         "test_files": sorted(collected.files),
         "tests": collected.tests,
         "tests_seconds": round(tests_seconds, 2),
+        "left_in_tmp": left_in_tmp,
         "train_exit": train_code,
         "train_wall_seconds": round(train_seconds, 2),
         "summary": json.loads(summary_file.read_text()) if summary_file.exists() else None,

@@ -302,6 +302,7 @@ def test_own_tests(variant, own_run):
     assert report is not None, f"run_variant.py wrote no report\n{output}"
     assert report["pytest_exit"] == 0, f"the rendered project's tests failed\n{output}"
     assert report["test_files"] == sorted(variant.selected), output  # each selected file ran
+    assert report["left_in_tmp"] == [], "the project's tests left these in the temporary folder"
     print(f"{report['tests']} tests in {report['tests_seconds']} s: {', '.join(variant.selected)}")
 
 
