@@ -108,7 +108,7 @@ def resnet_steps(package: str, mode: str, device: torch.device, dry_run: bool) -
 def mlp_epoch(project: Path, device: torch.device, dry_run: bool) -> dict:
     """The project's fit() at batch 1024 on MNIST-sized tensors: seconds of the later epochs."""
     package = package_of(project)
-    config, data, train = (import_module(f"{package}.{m}") for m in ("config", "data", "train"))
+    config, data, train = (import_module(f"{package}.{m}") for m in ("config", "loaders", "train"))
     images, epochs = (2048, 2) if dry_run else (60_000, 4)
     generator = torch.Generator().manual_seed(0)
 

@@ -52,7 +52,7 @@ def render(folder: Path, package: str, **answers: Any) -> Path:
 def synthetic_bundle(package: str, train: int = 60_000, held_out: int = 2_000, augment=None):
     """MNIST-sized random images (1x28x28, already normalized) in `package`'s DataBundle: the
     timing of a loop does not depend on what the images show."""
-    data = import_module(f"{package}.data")
+    data = import_module(f"{package}.loaders")
     generator = torch.Generator().manual_seed(0)
 
     def split(n: int):

@@ -165,7 +165,7 @@ def augmentation(folder: Path, size: Size) -> dict:
     """The plain project's training epochs (batch 128, MNIST-sized) with its per-image shifts
     against the same loop with one v2.RandomCrop per batch (what the template did before), and
     the loader alone both ways. Same tensors, same seed."""
-    data = import_module(f"{PLAIN}.data")
+    data = import_module(f"{PLAIN}.loaders")
     per_image = data.Shift(padding=3, flip=False)
     per_batch = PerBatchShift(3)
     bundles = {name: synthetic_bundle(PLAIN, size.images, augment=a) for name, a in

@@ -71,8 +71,8 @@ def measure(rounds: int = 7) -> dict:
         project = render_default(Path(folder))
         sys.path.insert(0, str(project / "src"))
         from bench.config import load_config
-        from bench.data import TensorLoader
         from bench.dataset import load_data
+        from bench.loaders import TensorLoader
         from bench.model import build_model
 
         cfg = load_config()
@@ -136,7 +136,7 @@ def measure_mnist_sized(rounds: int = 3, batch: int = 128) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         project = render_default(Path(folder))
         sys.path.insert(0, str(project / "src"))
-        from bench.data import Shift, Split, TensorLoader
+        from bench.loaders import Shift, Split, TensorLoader
 
         generator = torch.Generator().manual_seed(0)
         raw = torch.randint(0, 256, (60_000, 1, 28, 28), dtype=torch.uint8, generator=generator)

@@ -155,6 +155,16 @@ def test_update_from_the_previous_release_keeps_every_edit(template, tmp_path):
     kept.append(("README.md", OUR_README))
     note = '    "data.root",  # ours: the data folder stays too on resume\n'
     edit(src / "runs.py", '    "data.test_fraction",\n)', f'    "data.test_fraction",\n{note})')
+    # and in the files 0.3.0 renamed, on lines the template kept
+    mean = '    mean = torch.tensor(preprocessing["mean"]).view(1, -1, 1, 1)'
+    edit(src / "data.py", mean, f"{mean}  # ours: one per channel")
+    where = "        self.path = Path(path)"
+    edit(src / "tracking.py", where, f"{where}  # ours: the csv file")
+    renamed = [  # old name, new name, the user's edit, a line of the template's new version
+        ("runs.py", "run_folder.py", note, "One run's folder"),
+        ("data.py", "loaders.py", f"{mean}  # ours: one per channel", "Data splits and loaders"),
+        ("tracking.py", "metrics_csv.py", f"{where}  # ours: the csv file", "whatever the\ntracker"),
+    ]
 
     # Uncommitted edits: copier refuses, and changes nothing.
     refused = copier_update(project)
@@ -170,13 +180,15 @@ def test_update_from_the_previous_release_keeps_every_edit(template, tmp_path):
     assert result.returncode == 0, output
     assert f"_commit: v{new}\n" in (project / ".copier-answers.yml").read_text()
 
-    # The renamed file: the user's version moved, the template's changes merged into it.
-    assert not (src / "runs.py").exists()
-    kept.append((f"src/{PACKAGE}/run_folder.py", note))
-    assert "One run's folder" in (src / "run_folder.py").read_text(), "the template's change to it"
+    # The renamed files: the user's version moved, the template's changes merged into it.
+    for old_name, new_name, ours_in_it, template_line in renamed:
+        assert not (src / old_name).exists(), old_name
+        kept.append((f"src/{PACKAGE}/{new_name}", ours_in_it))
+        assert template_line in (src / new_name).read_text(), f"the template's change to {new_name}"
     conflicted = check_kept(project, kept)
-    if f"src/{PACKAGE}/run_folder.py" not in conflicted:  # the rename staged, the merge not
-        assert f"RM src/{PACKAGE}/runs.py -> src/{PACKAGE}/run_folder.py" in status(project)
+    for old_name, new_name, _, _ in renamed:
+        if f"src/{PACKAGE}/{new_name}" not in conflicted:  # the rename staged, the merge not
+            assert f"RM src/{PACKAGE}/{old_name} -> src/{PACKAGE}/{new_name}" in status(project)
 
     # Copier's closing message says where to read and how to resolve; nothing is committed, and
     # the copy-only task (git init and a first commit) ran in none of the update's renders.

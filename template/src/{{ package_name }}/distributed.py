@@ -7,7 +7,7 @@ torchrun starts one process per device and tells each its place in environment v
 (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR...). `session()` joins them into one process group:
 NCCL between CUDA GPUs, XCCL between Intel GPUs, gloo on CPUs. Then:
 
-- each process (a "rank") trains on its own shard of every epoch's batches (`data.py`), with
+- each process (a "rank") trains on its own shard of every epoch's batches (`loaders.py`), with
   `data.batch_size` images per step: the global batch is `data.batch_size` times the ranks;
 - DistributedDataParallel averages the gradients, so every rank holds the same weights;
 - the epoch's loss and accuracy are summed over all ranks before they are logged;

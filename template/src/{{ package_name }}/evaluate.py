@@ -13,11 +13,11 @@ from torch import nn
 from . import plots
 from .checkpoint import load_checkpoint, model_with_weights, resolve_checkpoint
 from .config import Config, config_from_dict
-from .data import DataBundle, Loader, samples_in
 from .dataset import load_data
 from .device import pick_device
 from .distributed import is_main, sum_over_ranks
 from .errors import UserError
+from .loaders import DataBundle, Loader, samples_in
 
 
 @torch.inference_mode()

@@ -24,8 +24,8 @@ from torch import nn
 
 from .checkpoint import check_checkpoint, read_torch_file, resolve_checkpoint
 from .config import Config
-from .data import DataBundle
 from .errors import UserError
+from .loaders import DataBundle
 from .model import build_model
 from .model_config import ModelConfig
 from .pretrained import backbone_weights, download_weights

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from .files import atomic_write
 
 if TYPE_CHECKING:
-    from .data import DataBundle
+    from .loaders import DataBundle
 
 
 def plot_curves(history: dict[str, list[float]], path: str | Path, title: str) -> None:

@@ -2,7 +2,7 @@
 
 The checkpoint carries the class names and the preprocessing (channels, size, normalization),
 so nothing else is needed: images are decoded with Pillow (torchvision's own decoders are
-deprecated since torchvision 0.29), resized (as data.py does: torch's antialiased resize),
+deprecated since torchvision 0.29), resized (as loaders.py does: torch's antialiased resize),
 normalized and classified, and the top-k classes go to a CSV file.
 """
 

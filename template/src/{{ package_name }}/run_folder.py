@@ -16,15 +16,15 @@ import torch
 from . import plots
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict, to_yaml
-from .data import DataBundle, samples_in
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import report, test_weights
 from .files import write_text
 from .finetune import count_parameters
+from .loaders import DataBundle, samples_in
+from .metrics_csv import CSVTracker
 from .project import FRAMEWORK
 from .tracker import open_tracker
-from .tracking import CSVTracker
 
 # Called after each epoch with the epochs done and the validation accuracy (a sweep reports it to
 # its study, sweep.py); True ends the run there, as early stopping does (a pruned trial).

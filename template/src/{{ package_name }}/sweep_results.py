@@ -21,10 +21,10 @@ from optuna.trial import FrozenTrial, TrialState
 from . import plots
 from .config import load_config, to_yaml
 from .files import write_text
+from .metrics_csv import readable_rows
 from .runs_table import format_runs
 from .sweep_config import Sweep, SweepConfig
 from .sweep_study import settings_record
-from .tracking import readable_rows
 
 EVERY_EPOCH = 1_000_000  # the most epochs a config takes (config.py's LIMITS)
 
