@@ -104,7 +104,7 @@ def format_table(figures: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def report(result: TestResult, data: DataBundle, run_dir: Path, title: str) -> dict[str, Any]:
+def show_test_result(result: TestResult, data: DataBundle, run_dir: Path, title: str) -> dict[str, Any]:
     """Print the per-class table and draw the confusion matrix and sample predictions into
     run_dir/plots/; return the figures for summary.json."""
     figures = per_class(result, data.classes)
@@ -134,5 +134,6 @@ def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> 
     print(f"test accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {samples_in(data.test)} images")
     in_run = path.parent.name == "checkpoints"
     run_dir = path.parent.parent if in_run else path.parent
-    figures = report(result, data, run_dir, title=f"{run_dir.name}: {path.name}, epoch {state['epoch']}")
+    title = f"{run_dir.name}: {path.name}, epoch {state['epoch']}"
+    figures = show_test_result(result, data, run_dir, title=title)
     return {"test_accuracy": result.accuracy, "test_loss": result.loss, "epoch": state["epoch"], **figures}

@@ -219,7 +219,7 @@ class Shift:
         return shifted
 
 
-def shard(order: torch.Tensor, ranks: tuple[int, int], pad: bool) -> torch.Tensor:
+def rank_share(order: torch.Tensor, ranks: tuple[int, int], pad: bool) -> torch.Tensor:
     """Rank r of n takes every n-th index from the r-th on. With `pad` (training) the order is
     first lengthened with its own start so that every rank takes as many steps, as
     DistributedSampler does; without (evaluation) each image is counted exactly once."""
@@ -272,7 +272,7 @@ class TensorLoader:
     def indices(self, generator: torch.Generator) -> torch.Tensor:
         n = len(self.split)
         order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        return shard(order, self.ranks, pad=self.shuffle)
+        return rank_share(order, self.ranks, pad=self.shuffle)
 
     def __iter__(self) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)

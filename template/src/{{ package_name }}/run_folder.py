@@ -18,7 +18,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict, to_yaml
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
-from .evaluate import report, test_weights
+from .evaluate import show_test_result, test_weights
 from .files import write_text
 from .finetune import count_parameters
 from .loaders import DataBundle, samples_in
@@ -211,7 +211,7 @@ def finish(
     (run_dir / "plots").mkdir(exist_ok=True)
     if history and is_main():
         plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
-    figures = report(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
+    figures = show_test_result(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
 
     epochs_done = len(tracker.rows)
     samples = samples_in(data.train) * epochs_done
