@@ -94,7 +94,10 @@ def check_checkpoint(state: dict[str, Any], file: Path) -> None:
     if not isinstance(version, int) or isinstance(version, bool):
         refuse(f"its format_version is {version!r}, not a whole number")
     if version > FORMAT_VERSION:
-        raise UserError(f"{file} was written by a newer version of this project")
+        raise UserError(
+            f"{file} was written by a newer version of this project (checkpoint format {version}, this "
+            f"code reads up to {FORMAT_VERSION}): `copier update` brings that version's code"
+        )
     if not isinstance(state["config"], dict) or not isinstance(state["config"].get("model"), dict):
         refuse("its config is not a mapping with a model section")
     classes = state["classes"]

@@ -181,10 +181,12 @@ def parse_overrides(overrides: list[str]) -> DictConfig:
             raise UserError(f"'{item}' is not an override: write key=value, e.g. optim.lr=0.05")
         if "[" in item.partition("=")[0]:
             raise UserError(f"'{item}': a list is given whole, e.g. data.classes=[1,2], not item by item")
-    try:
-        return OmegaConf.from_dotlist(overrides)
-    except OmegaConfBaseException as error:
-        raise UserError(f"cannot read the overrides: {one_line(error)}") from None
+    for item in overrides:  # one by one, to name the one that cannot be read
+        try:
+            OmegaConf.from_dotlist([item])
+        except Exception as error:  # OmegaConf's errors, and YAML's for a value such as epochs=[1
+            raise UserError(f"cannot read the override '{item}': {one_line(error)}") from None
+    return OmegaConf.from_dotlist(overrides)
 
 
 def merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
@@ -194,6 +196,8 @@ def merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
         raise UserError(unknown_key_message(error.full_key or "", source)) from None
     except ValidationError as error:
         raise UserError(bad_value_message(error, source)) from None
+    except TypeError as error:  # OmegaConf's for a mapping given where a list is, as in data.classes.x=1
+        raise UserError(f"{source} sets a key inside a list ({one_line(error)}): give it whole") from None
 
 
 def to_config(merged: DictConfig) -> Config:
@@ -217,8 +221,8 @@ def to_config(merged: DictConfig) -> Config:
 def unknown_key_message(full_key: str, source: str) -> str:
     parent = full_key.rpartition(".")[0]
     section = section_class(parent)
-    if section is None:
-        return f"unknown key '{full_key}' in {source}"
+    if section is None or not fields(section):
+        return f"unknown key '{full_key}' in {source}: {parent or 'the config'} takes no keys in this project"
     valid = ", ".join(f.name for f in fields(section))
     where = f"under {parent}" if parent else "at the top level"
     return f"unknown key '{full_key}' in {source}; valid keys {where}: {valid}"

@@ -108,7 +108,10 @@ def wrap(model: nn.Module, device: torch.device, find_unused_parameters: bool, f
     # broadcast before every forward pass: validation shards can differ by a batch between
     # ranks, and a collective inside those forward passes would wait forever.
     return nn.parallel.DistributedDataParallel(
-        model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=find_unused_parameters
+        model,
+        device_ids=device_ids,
+        forward_sync_buffers=False,
+        find_unused_parameters=find_unused_parameters,
     )
 
 

@@ -25,6 +25,9 @@ class CSVTracker:
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
         if resume_epoch is not None and self.path.exists():
+            if not is_utf8(self.path):  # saved over in another encoding, say: kept, not overwritten
+                kept = set_aside(self.path)
+                print(f"{self.path} is not UTF-8 text: kept as {kept.name}; a new metrics.csv begins")
             self.rows = readable_rows(self.path, resume_epoch)
             self.rewrite()
 
@@ -45,6 +48,22 @@ class CSVTracker:
 
     def close(self, summary: dict[str, Any]) -> None:
         """The run is over: trackers with a store of their own record its final figures."""
+
+
+def is_utf8(path: Path) -> bool:
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def set_aside(path: Path) -> Path:
+    """Move `path` to a free name beside it (metrics.unreadable.csv, then -2, -3...)."""
+    kept, n = path.with_name(f"{path.stem}.unreadable{path.suffix}"), 2
+    while kept.exists():
+        kept, n = path.with_name(f"{path.stem}.unreadable-{n}{path.suffix}"), n + 1
+    return path.rename(kept)
 
 
 def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
