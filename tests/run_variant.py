@@ -11,6 +11,7 @@ whose multi-process tests (marker `distributed`) run too ("*" for every file's);
 go to `train`.
 """
 
+import io
 import json
 import os
 import shutil
@@ -44,6 +45,39 @@ class Collected:
         self.tests = len(session.items)
 
 
+COVERAGE = "VARIANT_COVERAGE"  # set: the tests run under coverage.py, of src/ (the default variant)
+
+
+class Measured:
+    """coverage.py over src/ while the tests run, in this process and in those they start."""
+
+    def __init__(self, folder: Path) -> None:
+        import coverage
+
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        rc = folder / "coveragerc"
+        rc.write_text(
+            f"[run]\nsource = {Path('src').resolve()}\nparallel = true\npatch = subprocess\n"
+            f"data_file = {folder / '.coverage'}\n"
+        )
+        self.cov = coverage.Coverage(config_file=str(rc))
+        self.cov.start()
+
+    def finish(self) -> dict:
+        """The share of src/'s statements that ran (percent), and the lines that did not."""
+        self.cov.stop()
+        self.cov.save()
+        self.cov.combine()
+        percent = self.cov.report(file=io.StringIO())
+        missing = {}
+        for name in self.cov.get_data().measured_files():
+            *_, lines, text = self.cov.analysis2(name)
+            if lines:
+                missing[str(Path(name).relative_to(Path("src").resolve()))] = text
+        return {"percent": round(percent, 2), "missing": missing}
+
+
 def main() -> None:
     report_path, package, tests, multi, *overrides = sys.argv[1:]
     files = [f"tests/{name}" for name in tests.split(",") if name]
@@ -64,7 +98,9 @@ def main() -> None:
         options += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
         basetemp = Path(report_path).with_name("pytest-tmp")
         options += ["--basetemp", str(basetemp)]
+        measured = Measured(Path(report_path).with_name("coverage")) if os.environ.get(COVERAGE) else None
         pytest_code = int(pytest.main([*options, *files], plugins=[collected]))
+        coverage_report = measured.finish() if measured else None
         if pytest_code == 0:  # a failure's files stay to be read; 24 variants' checkpoints would not fit
             shutil.rmtree(basetemp, ignore_errors=True)
     # torch's compile cache is one a user's own compile=true runs share, and is kept on purpose
@@ -86,6 +122,7 @@ def main() -> None:
         "tests": collected.tests,
         "tests_seconds": round(tests_seconds, 2),
         "left_in_tmp": left_in_tmp,
+        "coverage": coverage_report,
         "train_exit": train_code,
         "train_wall_seconds": round(train_seconds, 2),
         "summary": json.loads(summary_file.read_text()) if summary_file.exists() else None,
