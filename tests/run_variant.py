@@ -83,7 +83,7 @@ def main() -> None:
     files = [f"tests/{name}" for name in tests.split(",") if name]
     collected = Collected(multi)
     started = time.perf_counter()
-    pytest_code = None
+    pytest_code, coverage_report = None, None
     # TMPDIR while the tests run is a folder of its own, pytest's folders lie elsewhere: what
     # the tests leave in it (a killed process's, torchrun's log folders) a user finds in /tmp.
     scratch = Path(report_path).with_name("scratch")
