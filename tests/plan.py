@@ -36,6 +36,7 @@ import os
 import re
 import shutil
 import textwrap
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -43,12 +44,34 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import yaml
 from plumbum import local
 from variants import ROOT, is_multi_process_home, variant_id, variants
 
 CACHE = ROOT / "build" / "variants"
 INPUTS = ("copier.yml", "template", "hooks", "tests/variants.py", "tests/plan.py")
-PROJECT_NAME = "Digit Lab"  # every variant's name; its package is digit_lab
+# The project names the variants are rendered with, row by row (row 0, the default project, has
+# the default name): names as users give them, short and long, spaced, with digits and unicode,
+# whose packages sort before and after every module of the project and every helper of its tests
+# (odd_things.py, sample_data.py, test_*.py), so that a name on which the project's lint or
+# tests depend fails somewhere. (A name, and the package name when none can be derived from it.)
+NAMES: tuple[dict[str, str], ...] = (
+    {"project_name": "Digit Lab"},  # digit_lab
+    {"project_name": "Zoo Lab"},  # zoo_lab: after every module and helper
+    {"project_name": "AI"},  # ai: short, before every one
+    {"project_name": "Ünïcødé Läb"},  # unicode_lab
+    {"project_name": "3D Vision"},  # vision_3d
+    {"project_name": "Odd Thingz"},  # odd_thingz: just after odd_things
+    {"project_name": "Very long project name with many words"},  # very_long_project_name_with_many_wor
+    {"project_name": "数字实验室", "package_name": "shuzi_lab"},  # no Latin letter: the package is typed
+    {"project_name": "Test Lab"},  # test_lab: among the test files
+    {"project_name": "Sample Data 2"},  # sample_data_2: just after sample_data
+)
+
+
+def names_of(index: int) -> dict[str, str]:
+    """Row `index`'s names (the list is cycled when there are more rows than names)."""
+    return NAMES[index % len(NAMES)]
 
 
 def render(dst: Path, answers: dict[str, Any] | None = None) -> Path:
@@ -303,15 +326,18 @@ class Subject:
                 self.todo += [(file, name) for name in other.defines & units[i].uses]
 
     def digest(self) -> str:
-        digest = hashlib.sha256()
+        """A hash of the subject with the project's names left out, so that variants whose files
+        differ only in the names they were given (NAMES) share a key."""
+        digest, unnamed = hashlib.sha256(), names_left_out(self.project)
         for file in sorted({*self.reached, *self.whole}):
-            digest.update(f"\n{file.relative_to(self.project).as_posix()}\n".encode())
+            digest.update(f"\n{unnamed(file.relative_to(self.project).as_posix())}\n".encode())
             if file in self.whole:
-                digest.update(hashlib.sha256(file.read_bytes()).digest())
+                text = file.read_bytes().decode("utf-8", "surrogateescape")
+                digest.update(hashlib.sha256(unnamed(text).encode("utf-8", "surrogateescape")).digest())
                 continue
             units = units_of(file)
             for i in sorted(self.reached[file]):
-                digest.update(hashlib.sha256(units[i].source.encode()).digest())
+                digest.update(hashlib.sha256(unnamed(units[i].source).encode()).digest())
         return digest.hexdigest()
 
     def files(self) -> list[str]:
@@ -321,6 +347,17 @@ class Subject:
 def package_of(project: Path) -> str:
     (package,) = (p.name for p in (project / "src").iterdir() if (p / "__init__.py").is_file())
     return package
+
+
+def names_left_out(project: Path) -> Callable[[str], str]:
+    """A function that puts placeholders for the project's names (its project name, package and
+    command) into a text."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    package = answers["package_name"]
+    names = {answers["project_name"]: "<project name>", package: "<package>", package.replace("_", "-"): "<command>"}
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+    return lambda text: pattern.sub(lambda match: names[match.group()], text)
 
 
 @cache
@@ -438,7 +475,7 @@ def project_of(index: int) -> Path:
 
 def prepared(index: int) -> Analysed:
     """Variant `index` rendered into the cache, and its test files analysed."""
-    render_apart(project_of(index), {"project_name": PROJECT_NAME, **variants()[index]})
+    render_apart(project_of(index), {**names_of(index), **variants()[index]})
     return analysed(project_of(index))
 
 

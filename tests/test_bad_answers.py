@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from importlib import metadata
 
+import jinja2
 import pytest
 import yaml
 from conftest import BIN, ROOT, precommit, render, run
+from jinja2_ansible_filters import AnsibleCoreFiltersExtension
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from variants import copier_config
@@ -46,27 +48,65 @@ def test_a_bad_answer_is_refused_with_what_to_type(answers, expected, tmp_path):
     assert expected in refusal(answers, tmp_path)
 
 
-# (project name, the package name derived from it): a derived name the validator would refuse
-# gets _lab, so that `copier copy` (interactive or --defaults) offers one it accepts.
+# (project name, the package name derived from it): accented Latin letters become plain ones,
+# a leading number moves to the end, and a derived name the validator would refuse gets _lab, so
+# that `copier copy` (interactive or --defaults) offers one it accepts.
 DERIVED = [
     ("Torch", "torch_lab"),
     ("Email", "email_lab"),
     ("Test", "test_lab"),
     ("Class", "class_lab"),
     ("Scipy", "scipy_lab"),
-    ("数字 2", "project"),
-    ("2 Über Lab", "ber_lab"),
+    ("Ünïcødé Läb", "unicode_lab"),
+    ("Crème Brûlée", "creme_brulee"),
+    ("Łódź Vision", "lodz_vision"),
+    ("Straße 42", "strasse_42"),
+    ("3D Vision", "vision_3d"),
+    ("2 Über Lab", "uber_lab_2"),
+    ("123", "project_123"),
+    ("数字 2", "project_2"),
+    ("Σ Lab", "lab"),
     ("Handwritten Digits", "handwritten_digits"),
     ("Extraordinarily Long Handwritten Digit Recognition Lab", "extraordinarily_long_handwritten_dig"),
 ]
 
 
+def questionnaire(template: str, **answers: str) -> str:
+    """One of copier.yml's templates (a default, a validator) rendered as copier renders it:
+    its Jinja filters, the never-asked facts, the answers given."""
+    config = copier_config()
+    facts = {
+        key: yaml.safe_load(spec["default"]) if isinstance(spec["default"], str) else spec["default"]
+        for key, spec in config.items()
+        if isinstance(spec, dict) and spec.get("when") is False and spec.get("type") == "yaml"
+    }
+    environment = jinja2.Environment(extensions=[AnsibleCoreFiltersExtension], undefined=jinja2.StrictUndefined)
+    return environment.from_string(template).render(**facts, **answers).strip()
+
+
 @pytest.mark.parametrize(("project_name", "package"), DERIVED)
-def test_the_derived_package_name_is_always_accepted(project_name, package, tmp_path):
-    project = render(tmp_path / "p", {"project_name": project_name})
+def test_the_derived_package_name_keeps_what_was_typed_and_is_accepted(project_name, package):
+    spec = copier_config()["package_name"]
+    derived = questionnaire(spec["default"], project_name=project_name)
+    assert derived == package
+    assert questionnaire(spec["validator"], project_name=project_name, package_name=derived) == ""
+
+
+def test_a_derived_package_name_is_the_one_rendered(tmp_path):
+    project = render(tmp_path / "p", {"project_name": "Ünïcødé Läb"})
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert answers["package_name"] == package
-    assert (project / "src" / package / "cli.py").is_file()
+    assert answers["package_name"] == "unicode_lab"
+    assert (project / "src" / "unicode_lab" / "cli.py").is_file()
+
+
+def test_a_name_without_latin_letters_is_accepted_and_asks_for_a_package_name(tmp_path):
+    """数字实验室 is a fine project name; no package name can be made of it, so the question
+    asks for one (no default) and says why, instead of inventing one."""
+    assert questionnaire(copier_config()["project_name"]["validator"], project_name="数字实验室") == ""
+    said = refusal({"project_name": "数字实验室"}, tmp_path)
+    assert "'数字实验室' has no Latin letter or digit to make a Python package name of" in said
+    project = render(tmp_path / "p", {"project_name": "数字实验室", "package_name": "shuzi_lab"})
+    assert "# 数字实验室" in (project / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_longest_names_render_a_project_that_lints_clean(tmp_path):

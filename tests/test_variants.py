@@ -100,9 +100,6 @@ def test_each_style_runs_each_files_multi_process_tests_once():
         assert torchrun.answers["dataset"] == "imagefolder"
 
 
-PACKAGE = "digit_lab"
-
-
 def test_every_rendered_test_file_runs_in_some_variant():
     """Each variant's version of each rendered test file, with its subject, runs somewhere: in
     this variant, or in an earlier one whose file and subject hash the same. A file of
@@ -119,6 +116,27 @@ def test_every_rendered_test_file_runs_in_some_variant():
             assert key in run_keys, f"{row.id}: its {name} (with its subject) runs in no variant"
 
 
+def test_the_variants_carry_names_of_every_shape():
+    """The rows are rendered with at least 10 names (plan.NAMES): packages that sort before and
+    after every module and test helper of the projects, a long one, one from a leading number,
+    one transliterated, one typed beside a name without Latin letters."""
+    rows = plan.plan()
+    answers = [yaml.safe_load((plan.project_of(row.index) / ".copier-answers.yml").read_text()) for row in rows]
+    packages = [answer["package_name"] for answer in answers]
+    assert len(set(packages)) >= 10, packages
+    modules = {
+        path.stem
+        for row in rows
+        for folder in ("src", "tests")
+        for path in (plan.project_of(row.index) / folder).rglob("*.py")
+        if not path.stem.startswith("_")
+    }
+    assert min(packages) < min(modules) and max(packages) > max(modules), (packages, min(modules), max(modules))
+    assert {"unicode_lab", "vision_3d", "shuzi_lab"} <= set(packages)
+    assert max(len(package) for package in packages) >= 36
+    assert any(not answer["project_name"].isascii() for answer in answers)
+
+
 def test_a_changed_subject_changes_the_key(tmp_path):
     """The key follows what a test file reaches: changing a statement of the package changes the
     keys of exactly the files whose subject holds it; a docstring changes none."""
@@ -126,7 +144,7 @@ def test_a_changed_subject_changes_the_key(tmp_path):
     project = tmp_path / "digit-lab"
     shutil.copytree(plan.project_of(0), project, symlinks=True)
     before = plan.keys_of(project)
-    facts = project / "src" / PACKAGE / "project.py"
+    facts = project / "src" / plan.package_of(project) / "project.py"
     text = facts.read_text()
     (backend,) = (i for i, unit in enumerate(plan.units_of(facts)) if "TORCH_BACKEND" in unit.defines)
     subjects = {name: plan.subject(project, project / "tests" / name) for name in before}
@@ -174,7 +192,7 @@ def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     answers = request.param
     project = tmp_path_factory.mktemp("variant") / "digit-lab"
     if request.config.getoption("lane") == "check":
-        render(project, {"project_name": plan.PROJECT_NAME, **answers})
+        render(project, {**plan.names_of(ROWS.index(answers)), **answers})
         selected, multi = plan.rendered_tests(project), "*"
     else:
         row = plan.plan()[ROWS.index(answers)]
@@ -188,7 +206,7 @@ def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 def test_render(variant):
     project, answers = variant.project, variant.answers
-    assert (project / "src" / PACKAGE / "train.py").is_file()
+    assert (project / "src" / plan.package_of(project) / "train.py").is_file()
 
     # --- no Jinja leftovers, in names or in text
     for path in project.rglob("*"):
@@ -214,7 +232,7 @@ def test_render(variant):
     assert run(["git", "log", "--oneline"], project).stdout.count("\n") == 1
 
     # --- the code as docs/read-the-code.md says it (the README links it): every module, its length
-    package = project / "src" / PACKAGE
+    package = project / "src" / plan.package_of(project)
     lengths = {path.name: len(path.read_text().splitlines()) for path in package.glob("*.py")}
     reading = project / "docs" / "read-the-code.md"
     listed = {name: int(lines) for name, lines in READING_ROW.findall(reading.read_text())}
@@ -286,7 +304,7 @@ def own_run(variant, forker) -> dict[str, Any]:
     report_file.unlink(missing_ok=True)
     sample = answers["dataset"] != "digits"
     overrides = SAMPLE_DATA_OVERRIDES.get(answers["model"], []) if sample else []
-    command = [sys.executable, ROOT / "tests" / "run_variant.py", report_file, PACKAGE]
+    command = [sys.executable, ROOT / "tests" / "run_variant.py", report_file, plan.package_of(variant.project)]
     command += [",".join(variant.selected), variant.multi, *overrides]
     env = one_thread()
     if variant_id(answers) == "default":  # it carries no other variant's code (issue 16)
