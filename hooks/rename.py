@@ -1,9 +1,9 @@
-"""Copier migration for a file the template renamed: the user's edits move with it.
+"""Copier migration for the files the template renamed: the user's edits move with them.
 
 A plain `copier update` cannot carry a rename. It sees the old name only in the old release and
 the new name only in the new one, so it deletes the user's file under the old name, edits and
-all, and writes the template's file under the new name. copier.yml runs this script around the
-update of the release that made the rename, once in each stage:
+all, and writes the template's file under the new name. copier.yml runs this script on every
+update, once in each stage, and it handles each rename of RENAMES that the update crosses:
 
 before  `git mv OLD NEW` in the project, so that the merge sees the user's version at the new
         name. This alone keeps every edit; copier, lacking a common ancestor for NEW, would
@@ -13,12 +13,17 @@ after   the real three-way merge, with the template's OLD of the release the pro
         the template's changes combine, and only lines both changed are marked, with copier's
         own `<<<<<<< before updating` / `>>>>>>> after updating` markers.
 
+An update crosses a rename when the template had OLD at the commit the project came from and
+has NEW but no OLD in the tree updated to. That is read from the template's git history, not
+from version tags: copier runs a migration with a `version` only between two tags, so a template
+without them (a fork, a branch, `--vcs-ref=HEAD`) would skip it and lose the edits.
+
 OLD and NEW are paths in the template repository, names in Jinja as there
 (`template/src/{{ package_name }}/runs.py`); the answers file gives the values. The three-way
 merge needs OLD to be rendered verbatim (no `.jinja`); otherwise copier's markers stay.
 
 Usage (copier.yml does this, from the project's folder):
-    python rename.py before|after OLD NEW --from REF [--answers FILE]
+    python rename.py before|after --from REF [--answers FILE]
 Standard library only: copier runs it with the Python copier itself runs on.
 """
 
@@ -34,6 +39,16 @@ from pathlib import Path
 
 TEMPLATE_REPO = Path(__file__).resolve().parents[1]
 LABELS = ("before updating", "last update", "after updating")  # copier's conflict labels
+PACKAGE = "template/src/{{ package_name }}"
+# Every file the template renamed: the release that renamed it, its path before and after. A
+# rename gets a row here (docs/updating.md, "How releases are made"), and no other migration.
+RENAMES = (
+    # run_folder.py manages one run's folder; `runs` names the command that lists past runs
+    ("0.2.0", f"{PACKAGE}/runs.py", f"{PACKAGE}/run_folder.py"),
+    # beside dataset.py and tracker.py the old names did not say which file does what
+    ("0.3.0", f"{PACKAGE}/data.py", f"{PACKAGE}/loaders.py"),
+    ("0.3.0", f"{PACKAGE}/tracking.py", f"{PACKAGE}/metrics_csv.py"),
+)
 
 
 def git(*args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -63,6 +78,20 @@ def in_project(template_path: str, values: dict[str, str]) -> str:
         sys.exit(f"rename.py: {template_path} is not under {prefix}")
     path = template_path[len(prefix) :]
     return re.sub(r"\{\{ *(\w+) *\}\}", lambda m: values[m[1]], path)
+
+
+def crossed(version_from: str) -> list[tuple[str, str, str]]:
+    """The renames between the template at version_from and this checkout of it, in order."""
+    found = []
+    for release, old, new in RENAMES:
+        was_there = git("cat-file", "-e", f"{version_from}:{old}", check=False, cwd=TEMPLATE_REPO)
+        if (
+            was_there.returncode == 0
+            and not (TEMPLATE_REPO / old).exists()
+            and (TEMPLATE_REPO / new).is_file()
+        ):
+            found.append((release, old, new))
+    return found
 
 
 def record_file(new: str) -> Path:
@@ -172,17 +201,16 @@ def after(new: str, old_template: str, version_from: str) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=["before", "after"])
-    parser.add_argument("old", help="the file's path in the template repository, before")
-    parser.add_argument("new", help="the file's path in the template repository, after")
-    parser.add_argument("--from", dest="version_from", required=True, help="the release updated from")
+    parser.add_argument("--from", dest="version_from", required=True, help="the commit updated from")
     parser.add_argument("--answers", default=".copier-answers.yml")
     args = parser.parse_args(argv)
     values = answers(Path(args.answers))
-    old, new = in_project(args.old, values), in_project(args.new, values)
-    if args.stage == "before":
-        before(old, new)
-    else:
-        after(new, args.old, args.version_from)
+    for _, old_template, new_template in crossed(args.version_from):
+        old, new = in_project(old_template, values), in_project(new_template, values)
+        if args.stage == "before":
+            before(old, new)
+        else:
+            after(new, old_template, args.version_from)
     return 0
 
 

@@ -1,13 +1,14 @@
 """`copier update`: from the previous release with a user's edits, and re-answering a question.
 
 The previous release is a real earlier commit of this repository (FROM_RELEASE); the new one is
-this checkout, uncommitted changes included. A clone in tmp gets both as PEP 440 tags, since
-copier runs migrations only between tagged versions, and the tags of this repository may be
-missing from a CI checkout. docs/updating.md describes what these tests show.
+this checkout, uncommitted changes included. A clone in tmp gets both as PEP 440 tags, as a user
+finds them (the tags of this repository may be missing from a CI checkout); a second clone has
+no tags, as a fork or a branch may have none. docs/updating.md describes what these tests show.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -22,6 +23,8 @@ from conftest import BIN, ROOT, run
 # The release the update test starts from: its version and the commit its tag points at.
 # Each release moves it forward (docs/updating.md, "How releases are made").
 FROM_RELEASE = ("0.1.0", "3c691bc28088893683d5cd62da57f5e7603c6e06")
+# A commit between 0.2.0 and 0.3.0: run_folder.py has its name, data.py and tracking.py not yet.
+BEFORE_RENAMES = "1f319332e14a3845b1aa6b1dc81a8f183a9e8dc5"
 PACKAGE = "digit_lab"
 MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 GIT_ID = ["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.org", "-c", "commit.gpgsign=false"]
@@ -32,18 +35,24 @@ def current_version() -> str:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
+def clone_of_this_checkout(repo: Path, *commits: str) -> Path:
+    """A clone of this repository without its tags, and this checkout as it is (what `git
+    status` shows, .gitignore respected) committed on top of HEAD."""
+    run(["git", "clone", "--quiet", "--no-tags", "--no-checkout", ROOT, repo], ROOT, timeout=120)
+    for commit in commits:
+        if subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=repo, timeout=30).returncode:
+            pytest.fail(f"{commit} is not in this clone: fetch the full history")
+    run(["git", f"--work-tree={ROOT}", "add", "--all", "--", "."], repo, timeout=120)
+    run(["git", *GIT_ID, "commit", "--quiet", "--allow-empty", "-m", "this checkout"], repo)
+    return repo
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """A clone of this repository with two tags: the previous release, and this checkout."""
-    repo = tmp_path_factory.mktemp("template") / "copier-pytorch"
-    run(["git", "clone", "--quiet", "--no-tags", "--no-checkout", ROOT, repo], ROOT, timeout=120)
     version, commit = FROM_RELEASE
-    if subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=repo, timeout=30).returncode:
-        pytest.fail(f"release {version} ({commit}) is not in this clone: fetch the full history")
+    repo = clone_of_this_checkout(tmp_path_factory.mktemp("template") / "copier-pytorch", commit)
     run(["git", "tag", f"v{version}", commit], repo)
-    # This checkout as it is (what `git status` shows, .gitignore respected) on top of HEAD.
-    run(["git", f"--work-tree={ROOT}", "add", "--all", "--", "."], repo, timeout=120)
-    run(["git", *GIT_ID, "commit", "--quiet", "--allow-empty", "-m", "this checkout"], repo)
     run(["git", "tag", f"v{current_version()}"], repo)
     return repo
 
@@ -117,6 +126,24 @@ def edit_like_a_user(project: Path) -> list[tuple[str, str]]:
     ]
 
 
+def edit_the_files_0_3_0_renamed(src: Path) -> list[tuple[str, str, str, str]]:
+    """A line in data.py and in tracking.py, on lines the template kept: (old name, new name,
+    the line, the line as the user edited it)."""
+    edited = []
+    for old_name, new_name, line, ours in (
+        (
+            "data.py",
+            "loaders.py",
+            '    mean = torch.tensor(preprocessing["mean"]).view(1, -1, 1, 1)',
+            "one per channel",
+        ),
+        ("tracking.py", "metrics_csv.py", "        self.path = Path(path)", "the csv file"),
+    ):
+        edit(src / old_name, line, f"{line}  # ours: {ours}")
+        edited.append((old_name, new_name, line, f"{line}  # ours: {ours}"))
+    return edited
+
+
 def check_kept(project: Path, kept: list[tuple[str, str]]) -> list[str]:
     """Every edit is in its file, merged or inside conflict markers; the conflicted files."""
     conflicted = []
@@ -155,15 +182,11 @@ def test_update_from_the_previous_release_keeps_every_edit(template, tmp_path):
     kept.append(("README.md", OUR_README))
     note = '    "data.root",  # ours: the data folder stays too on resume\n'
     edit(src / "runs.py", '    "data.test_fraction",\n)', f'    "data.test_fraction",\n{note})')
-    # and in the files 0.3.0 renamed, on lines the template kept
-    mean = '    mean = torch.tensor(preprocessing["mean"]).view(1, -1, 1, 1)'
-    edit(src / "data.py", mean, f"{mean}  # ours: one per channel")
-    where = "        self.path = Path(path)"
-    edit(src / "tracking.py", where, f"{where}  # ours: the csv file")
+    edited = edit_the_files_0_3_0_renamed(src)
     renamed = [  # old name, new name, the user's edit, a line of the template's new version
         ("runs.py", "run_folder.py", note, "One run's folder"),
-        ("data.py", "loaders.py", f"{mean}  # ours: one per channel", "Data splits and loaders"),
-        ("tracking.py", "metrics_csv.py", f"{where}  # ours: the csv file", "whatever the\ntracker"),
+        ("data.py", "loaders.py", edited[0][3], "Data splits and loaders"),
+        ("tracking.py", "metrics_csv.py", edited[1][3], "whatever the\ntracker"),
     ]
 
     # Uncommitted edits: copier refuses, and changes nothing.
@@ -232,6 +255,41 @@ def test_an_edit_on_lines_the_template_changed_is_marked_not_lost(template, tmp_
     refused = subprocess.run(["git", *GIT_ID, "commit", "-qm", "x"], cwd=project, capture_output=True,
                              text=True, timeout=60)  # fmt: skip
     assert refused.returncode != 0 and "unmerged" in refused.stdout + refused.stderr
+
+
+def test_without_version_tags_the_renamed_files_keep_their_edits(tmp_path):
+    """A fork or a branch without tags: copier runs no migration that has a `version` then, so
+    the renames' migration has none, and reads the renames from the template's history."""
+    template = clone_of_this_checkout(tmp_path / "copier-pytorch", BEFORE_RENAMES)
+    run(["git", "checkout", "--quiet", "--force", "HEAD"], template)  # clean, for --vcs-ref=HEAD
+    project = tmp_path / "digit-lab"
+    command = [BIN / "copier", "copy", "--quiet", "--trust", "--defaults", f"--vcs-ref={BEFORE_RENAMES}"]
+    run([*command, template, project], tmp_path, timeout=300)
+    edited = edit_the_files_0_3_0_renamed(project / "src" / PACKAGE)
+    commit(project, "Our edits")
+
+    result = copier_update(project, "--vcs-ref=HEAD")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Updating to template version 0.0.0.post" in result.stderr, "the template has no tags"
+    for old_name, new_name, line, ours in edited:
+        old, new = f"src/{PACKAGE}/{old_name}", f"src/{PACKAGE}/{new_name}"
+        theirs = (ROOT / "template" / "src" / "{{ package_name }}" / new_name).read_text()
+        assert (project / new).read_text() == theirs.replace(line, ours), new
+        assert not (project / old).exists(), old
+        assert f"RM {old} -> {new}" in status(project)
+        assert f"renamed {old} to {new}: moved your file there" in result.stdout
+
+
+def test_an_update_crosses_the_renames_the_template_made_after_the_project():
+    """Which renames hooks/rename.py makes, from the commit a project came from to this checkout;
+    none for a project made after them, whose own data.py stays where it is."""
+    spec = importlib.util.spec_from_file_location("rename", ROOT / "hooks" / "rename.py")
+    rename = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rename)
+    olds = [Path(old).name for _, old, _ in rename.crossed(FROM_RELEASE[1])]
+    assert olds == ["runs.py", "data.py", "tracking.py"]
+    assert [Path(old).name for _, old, _ in rename.crossed(BEFORE_RENAMES)] == ["data.py", "tracking.py"]
+    assert rename.crossed("HEAD") == []
 
 
 def test_reanswering_a_question_switches_the_variant_and_keeps_edits(template, tmp_path):
