@@ -80,8 +80,8 @@ def questionnaire(template: str, **answers: str) -> str:
         for key, spec in config.items()
         if isinstance(spec, dict) and spec.get("when") is False and spec.get("type") == "yaml"
     }
-    environment = jinja2.Environment(extensions=[AnsibleCoreFiltersExtension], undefined=jinja2.StrictUndefined)
-    return environment.from_string(template).render(**facts, **answers).strip()
+    jinja = jinja2.Environment(extensions=[AnsibleCoreFiltersExtension], undefined=jinja2.StrictUndefined)
+    return jinja.from_string(template).render(**facts, **answers).strip()
 
 
 @pytest.mark.parametrize(("project_name", "package"), DERIVED)

@@ -6,7 +6,7 @@ variant's id), and a variant's steps run one after the other on one xdist worker
 loadgroup`), on one copy of its rendered project. Which of a variant's rendered test files run
 is plan.py's: a file that is byte-identical, with what it tests, to one an earlier variant runs
 is not run again. `--lane=check` (`make check`) runs the default project and the first Lightning
-variant instead, each with every one of its rendered tests.
+variant with every extra instead, each with every one of its rendered tests.
 """
 
 from __future__ import annotations
@@ -27,7 +27,16 @@ import run_variant
 import yaml
 from conftest import BIN, ROOT, precommit, render, run
 from forked import Forker
-from variants import CROSSED, EVERY_FRAMEWORK, axes, is_multi_process_home, questions, variant_id, variants
+from variants import (
+    CROSSED,
+    EVERY_FRAMEWORK,
+    axes,
+    is_multi_process_home,
+    questions,
+    to_copier,
+    variant_id,
+    variants,
+)
 
 ROWS = variants()
 # `${{ ... }}` is a GitHub Actions expression, not Jinja.
@@ -121,7 +130,9 @@ def test_the_variants_carry_names_of_every_shape():
     after every module and test helper of the projects, a long one, one from a leading number,
     one transliterated, one typed beside a name without Latin letters."""
     rows = plan.plan()
-    answers = [yaml.safe_load((plan.project_of(row.index) / ".copier-answers.yml").read_text()) for row in rows]
+    answers = [
+        yaml.safe_load((plan.project_of(row.index) / ".copier-answers.yml").read_text()) for row in rows
+    ]
     packages = [answer["package_name"] for answer in answers]
     assert len(set(packages)) >= 10, packages
     modules = {
@@ -131,7 +142,11 @@ def test_the_variants_carry_names_of_every_shape():
         for path in (plan.project_of(row.index) / folder).rglob("*.py")
         if not path.stem.startswith("_")
     }
-    assert min(packages) < min(modules) and max(packages) > max(modules), (packages, min(modules), max(modules))
+    assert min(packages) < min(modules) and max(packages) > max(modules), (
+        packages,
+        min(modules),
+        max(modules),
+    )
     assert {"unicode_lab", "vision_3d", "shuzi_lab"} <= set(packages)
     assert max(len(package) for package in packages) >= 36
     assert any(not answer["project_name"].isascii() for answer in answers)
@@ -192,7 +207,7 @@ def variant(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     answers = request.param
     project = tmp_path_factory.mktemp("variant") / "digit-lab"
     if request.config.getoption("lane") == "check":
-        render(project, {**plan.names_of(ROWS.index(answers)), **answers})
+        render(project, {**plan.names_of(ROWS.index(answers)), **to_copier(answers)})
         selected, multi = plan.rendered_tests(project), "*"
     else:
         row = plan.plan()[ROWS.index(answers)]
@@ -222,7 +237,7 @@ def test_render(variant):
 
     # --- the answers, the files they switch, the first commit
     recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert {k: recorded[k] for k in answers} == answers
+    assert {k: recorded[k] for k in answers} == to_copier(answers)
     assert set(recorded) <= {*questions(), "_commit", "_src_path"}  # answers only, no settings or keys
     assert (project / ".github" / "workflows" / "ci.yml").exists() == (answers["ci"] == "github")
     assert (project / ".gitlab-ci.yml").exists() == (answers["ci"] == "gitlab")
@@ -304,7 +319,12 @@ def own_run(variant, forker) -> dict[str, Any]:
     report_file.unlink(missing_ok=True)
     sample = answers["dataset"] != "digits"
     overrides = SAMPLE_DATA_OVERRIDES.get(answers["model"], []) if sample else []
-    command = [sys.executable, ROOT / "tests" / "run_variant.py", report_file, plan.package_of(variant.project)]
+    command = [
+        sys.executable,
+        ROOT / "tests" / "run_variant.py",
+        report_file,
+        plan.package_of(variant.project),
+    ]
     command += [",".join(variant.selected), variant.multi, *overrides]
     env = one_thread()
     if variant_id(answers) == "default":  # it carries no other variant's code (issue 16)

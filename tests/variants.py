@@ -3,7 +3,7 @@
 A new choice in copier.yml joins the matrix by itself:
 
 - `CROSSED` (framework x model) is crossed fully: every training style trains every model;
-- `EVERY_FRAMEWORK` (dataset, tracker): each value trains in every framework too, cycled over
+- `EVERY_FRAMEWORK` (dataset, tracker, extras): each value trains in every framework too, cycled over
   that framework's rows, each further framework's two places on (`FRAMEWORK_SHIFT`: with
   copier.yml's order of datasets, three grayscale ones and then two in colour, every model
   then trains on one of each kind); where a framework has fewer rows than values, a row with
@@ -33,7 +33,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CROSSED = ("framework", "model")
-EVERY_FRAMEWORK = ("dataset", "tracker")
+EVERY_FRAMEWORK = ("dataset", "tracker", "extras")
 FRAMEWORK_SHIFT = 2
 
 
@@ -57,13 +57,18 @@ def choice_values(spec: dict[str, Any]) -> list[str]:
 
 
 def axes() -> dict[str, list[Any]]:
-    """Each multiple-choice or yes/no question and its values, the default first."""
+    """Each multiple-choice or yes/no question and its values, the default first. A question of
+    several choices (`multiselect`, the extras) has for values none, then each choice alone, as
+    tuples (to_copier() gives copier lists)."""
     result: dict[str, list[Any]] = {}
     for key, spec in questions().items():
         if spec.get("type") == "bool":
             result[key] = [bool(spec["default"]), not spec["default"]]
             continue
         if "choices" not in spec:
+            continue
+        if spec.get("multiselect"):
+            result[key] = [(), *((value,) for value in choice_values(spec))]
             continue
         values = choice_values(spec)
         default = str(spec["default"])
@@ -130,8 +135,15 @@ def computed_variants() -> tuple[dict[str, Any], ...]:
 
 def variant_id(row: dict[str, Any]) -> str:
     defaults = variants()[0]
-    changed = [f"{k}={v}" for k, v in row.items() if v != defaults[k]]
+    changed = [
+        f"{k}={'+'.join(v) if isinstance(v, tuple) else v}" for k, v in row.items() if v != defaults[k]
+    ]
     return "default" if not changed else ",".join(changed)
+
+
+def to_copier(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as copier takes its answers (the choices of a multiselect question as a list)."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in row.items()}
 
 
 # The multi-process tests (pytest marker `distributed`) start several processes several times

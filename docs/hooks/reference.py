@@ -46,6 +46,8 @@ def values_of(spec: dict[str, Any]) -> str:
 def default_of(spec: dict[str, Any]) -> str:
     if spec.get("type") == "bool":
         return "`yes`" if spec.get("default") else "`no`"
+    if spec.get("multiselect"):
+        return "none"
     default = str(spec.get("default", ""))
     return "derived" if "{{" in default else f"`{default}`"
 

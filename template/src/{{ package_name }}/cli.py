@@ -1,4 +1,5 @@
-"""The command line: train | evaluate | finetune | predict | export | runs | doctor | sweep.
+"""The command line: train | evaluate | finetune | predict | export | runs | doctor, and the
+commands of the project's extras (project.EXTRA_COMMANDS).
 
     python -m <package> train [--config configs/train.yaml] [key=value ...]
     python -m <package> train resume=runs/<run> [epochs=20]
@@ -6,9 +7,8 @@
     python -m <package> evaluate runs/<run>
     python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
     python -m <package> export runs/<run> [--output model.safetensors]  (default: best.safetensors)
-    python -m <package> runs [folder]   (the runs in runs/ or folder, newest first; a sweep's trials)
+    python -m <package> runs [folder]   (the runs in runs/ or folder, newest first)
     python -m <package> doctor
-    python -m <package> sweep [--config configs/sweep.yaml] [key=value ...]  (sweep.py)
 
 A mistake (a bad key or value, a missing file, a wrong checkpoint) is one line on stderr and
 exit code 2; nothing is overwritten. errors.py lists the other exit codes (3: the loss diverged,
@@ -24,8 +24,9 @@ import os
 import signal
 import sys
 from dataclasses import replace
+from importlib import import_module
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 
 from .errors import (
     EXIT_DIVERGED,
@@ -37,12 +38,11 @@ from .errors import (
     UserError,
     describe_os_error,
 )
-from .project import BACKENDS, PACKAGE, PROJECT_NAME
+from .project import BACKENDS, EXTRA_COMMANDS, PACKAGE, PROJECT_NAME
 
 DEFAULT_CONFIGS = {
     "train": Path("configs/train.yaml"),
     "finetune": Path("configs/finetune.yaml"),
-    "sweep": Path("configs/sweep.yaml"),
 }
 
 
@@ -85,14 +85,18 @@ def build_parser() -> Parser:
     runs = commands.add_parser("runs", help="list past runs with their key figures, newest first")
     runs.add_argument("folder", nargs="?", type=Path, default=Path("runs"), help="default: runs")
 
-    sweep = commands.add_parser("sweep", help="search hyperparameters with Optuna: every trial a run")
-    sweep.add_argument("--config", type=Path, help="YAML sweep config (default: configs/sweep.yaml)")
-    sweep.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)  # the extra workers
-    sweep.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. trials=50 workers=2 epochs=5")
-
     doctor = commands.add_parser("doctor", help="check the torch build against the hardware")
     doctor.add_argument("--backend", choices=BACKENDS, help="check for this backend, not the rendered one")
+
+    for extra in extra_commands().values():
+        extra.add_parser(commands)
     return parser
+
+
+def extra_commands() -> dict[str, ModuleType]:
+    """The commands the project's extras add, each with the module that holds its parser and
+    what it runs (`add_parser`, `run`): project.EXTRA_COMMANDS, written when it was rendered."""
+    return {command: import_module(f".{module}", __package__) for command, module in EXTRA_COMMANDS.items()}
 
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
@@ -200,12 +204,7 @@ def run(args: argparse.Namespace) -> int:
 
         show_runs(args.folder)
         return 0
-    if args.command == "sweep":
-        from .sweep import sweep
-
-        sweep(args.config or existing(DEFAULT_CONFIGS["sweep"]), args.overrides, args.worker)
-        return 0
-    raise AssertionError(args.command)
+    return extra_commands()[args.command].run(args)
 
 
 def existing(path: Path) -> Path | None:

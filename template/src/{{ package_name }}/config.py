@@ -114,18 +114,11 @@ LIMITS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def load_config(
-    path: str | Path | None = None,
-    overrides: list[str] | None = None,
-    values: tuple[dict[str, Any], str] | None = None,
-) -> Config:
-    """Defaults, then the YAML file (if any), then `values` (dotted keys, and where they come
-    from: a sweep's `train` settings), then the overrides; checked and typed."""
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then the overrides; checked and typed."""
     merged = OmegaConf.structured(Config)
     if path is not None:
         merged = merge(merged, read_yaml(path), source=str(path))
-    if values:
-        merged = merge(merged, dotted(values[0]), source=values[1])
     if overrides:
         merged = merge(merged, parse_overrides(overrides), source="the command line")
     return to_config(merged)
@@ -137,19 +130,6 @@ def config_from_dict(values: dict[str, Any], overrides: list[str] | None = None)
     if overrides:
         merged = merge(merged, parse_overrides(overrides), source="the command line")
     return to_config(merged)
-
-
-def with_values(cfg: Config, values: dict[str, Any], source: str) -> Config:
-    """`cfg` with some dotted keys set (a sweep's trial: {"optim.lr": 0.003}), checked again."""
-    return to_config(merge(OmegaConf.structured(cfg), dotted(values), source=source))
-
-
-def dotted(values: dict[str, Any]) -> DictConfig:
-    """{"optim.lr": 0.1} (or {"optim": {"lr": 0.1}}) as a config to merge."""
-    update = OmegaConf.create()
-    for key, value in values.items():
-        OmegaConf.update(update, key, value)
-    return update
 
 
 def to_dict(cfg: Config) -> dict[str, Any]:

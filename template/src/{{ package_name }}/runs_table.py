@@ -87,15 +87,11 @@ def format_runs(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) 
 
 
 def show_runs(folder: Path) -> None:
-    """What `runs` prints: the runs in a folder and the sweeps beside them, or, for a sweep's
-    folder, its trials, best first (sweep_results.py)."""
-    if (folder / "trials.csv").is_file():
-        from .sweep_results import format_table, read_table
-
-        print(format_table(read_table(folder)))
-        return
+    """What `runs` prints: the runs in a folder, and the folders beside them that hold runs
+    (a sweep's trials, say), which `runs <folder>/<name>` lists."""
     rows = list_runs(folder)
     print(format_runs(rows) if rows else f"no runs in {folder} yet: `train` makes one")
-    sweeps = sorted(path.parent.name for path in folder.glob("*/trials.csv"))
-    if sweeps:
-        print(f"sweeps: {', '.join(sweeps)} (`runs {folder}/<sweep>` lists its trials)")
+    inner = {config.parent.parent for config in folder.glob("*/*/config.yaml")}  # <folder>/<name>/<run>/
+    holding = sorted(group.name for group in inner if not (group / "config.yaml").is_file())
+    if holding:
+        print(f"folders of runs: {', '.join(holding)} (`runs {folder}/<folder>` lists them)")

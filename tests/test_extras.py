@@ -1,0 +1,101 @@
+"""The extras through `copier update`: a project made before the `extras` question keeps the
+capabilities it had, and a lean project gains an extra later and can drop it again, its user's
+edits kept each time. docs/updating.md shows the commands these tests run.
+
+The template is a tagless clone of this repository with this checkout committed on top (as a
+fork or a branch is): what holds here holds with release tags too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, run
+from test_update import GIT_ID, PACKAGE, clone_of_this_checkout, commit, copier_update, edit
+
+# The last commit before the `extras` question: every project made from it carries the sweep.
+BEFORE_EXTRAS = "4c2fe47d71389d93f7ee14d90113a1d84a91c44f"
+SWEEP_FILES = ("sweep.py", "sweep_cli.py", "sweep_config.py", "sweep_study.py", "sweep_results.py")
+OUR_LOOP = "    # ours: a note in the training loop\n"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    repo = clone_of_this_checkout(tmp_path_factory.mktemp("template") / "copier-pytorch", BEFORE_EXTRAS)
+    run(["git", "checkout", "--quiet", "--force", "HEAD"], repo)  # clean, for --vcs-ref=HEAD
+    return repo
+
+
+def copy_at(template: Path, ref: str, dst: Path, *data: str) -> Path:
+    command = [BIN / "copier", "copy", "--quiet", "--trust", "--defaults", f"--vcs-ref={ref}"]
+    run([*command, *(arg for pair in data for arg in ("-d", pair)), template, dst], template.parent, timeout=300)
+    return dst
+
+
+def answers(project: Path) -> dict:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+def edit_the_loop(project: Path) -> Path:
+    train = project / "src" / PACKAGE / "train.py"
+    edit(train, "def train_one_epoch(", f"{OUR_LOOP.strip()}\ndef train_one_epoch(")
+    return train
+
+
+def sweep_help(project: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m <package> sweep --help` in the project (no torch is imported for it)."""
+    command = [sys.executable, "-m", PACKAGE, "sweep", "--help"]
+    return subprocess.run(command, cwd=project, env={"PYTHONPATH": "src"}, capture_output=True, text=True)
+
+
+def test_a_project_made_before_the_extras_keeps_its_sweep_and_its_edits(template, tmp_path):
+    project = copy_at(template, BEFORE_EXTRAS, tmp_path / "digit-lab")
+    assert "extras" not in answers(project)
+    sweep = project / "src" / PACKAGE / "sweep.py"
+    ours = "# ours: the sweep's notes\n"
+    sweep.write_text(sweep.read_text() + ours)
+    train = edit_the_loop(project)
+    commit(project, "Our experiments")
+
+    result = copier_update(project, "--vcs-ref=HEAD")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert answers(project)["extras"] == ["sweep"]
+    assert sweep.read_text().endswith(ours) and OUR_LOOP.strip() in train.read_text()
+    assert all((project / "src" / PACKAGE / name).is_file() for name in SWEEP_FILES)
+    assert (project / "configs" / "sweep.yaml").is_file() and (project / "tests" / "test_sweep.py").is_file()
+    assert '"optuna' in (project / "pyproject.toml").read_text()
+    said = sweep_help(project)
+    assert said.returncode == 0 and "trials=50" in said.stdout, said.stderr
+
+
+def test_a_lean_project_gains_an_extra_and_drops_it_through_copier_update(template, tmp_path):
+    project = copy_at(template, "HEAD", tmp_path / "digit-lab")
+    assert answers(project)["extras"] == []
+    assert not (project / "src" / PACKAGE / "sweep.py").exists()
+    assert '"optuna' not in (project / "pyproject.toml").read_text()
+    assert sweep_help(project).returncode == 2  # no such command here
+    train = edit_the_loop(project)
+    commit(project, "Our experiments")
+
+    added = copier_update(project, "--vcs-ref=:current:", "-d", 'extras=["sweep"]')
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert answers(project)["extras"] == ["sweep"]
+    assert all((project / "src" / PACKAGE / name).is_file() for name in SWEEP_FILES)
+    assert (project / "tests" / "test_sweep.py").is_file() and (project / "configs" / "sweep.yaml").is_file()
+    assert '"optuna' in (project / "pyproject.toml").read_text()
+    assert OUR_LOOP.strip() in train.read_text()
+    assert sweep_help(project).returncode == 0
+    commit(project, "With the sweep")
+
+    dropped = copier_update(project, "--vcs-ref=:current:", "-d", "extras=[]")
+    assert dropped.returncode == 0, dropped.stdout + dropped.stderr
+    assert answers(project)["extras"] == []
+    assert not any((project / "src" / PACKAGE / name).exists() for name in SWEEP_FILES)
+    assert not (project / "tests" / "test_sweep.py").exists()
+    assert '"optuna' not in (project / "pyproject.toml").read_text()
+    assert OUR_LOOP.strip() in train.read_text()
+    assert run(["git", *GIT_ID, "status", "--porcelain"], project).stdout  # left to commit
