@@ -30,7 +30,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
@@ -55,11 +55,22 @@ def sweep(path: str | Path | None, overrides: list[str], worker: int = 0) -> Non
     """Run the sweep in this process and `workers - 1` more (worker 0, the first, also
     writes the table, best.yaml and the plots once they are all done)."""
     spec = load_sweep(path, overrides)
-    if worker:
-        work(spec, open_study(spec, worker))
-        return
-    study = start(spec)
-    others = [start_worker(path, overrides, n) for n in range(1, spec.settings.workers)]
+    with ExitStack() as closing:  # the study's database connections, closed when the sweep ends
+        if worker:
+            work(spec, open_study(spec, worker, closing))
+            return
+        study = start(spec, closing)
+        others = [start_worker(path, overrides, n) for n in range(1, spec.settings.workers)]
+        work_with_others(spec, study, others)
+        with sweep_lock(spec.folder):  # machines sharing the sweep may end it at the same moment
+            sweep_results.write_results(spec, study)
+            sweep_results.draw_plots(spec, study)
+    print(sweep_results.format_table(sweep_results.read_table(spec.folder)))
+    print(f"best trial's config in {spec.folder / 'best.yaml'} (train --config {spec.folder / 'best.yaml'})")
+
+
+def work_with_others(spec: Sweep, study: optuna.Study, others: list[subprocess.Popen[bytes]]) -> None:
+    """This process's trials, then the other workers' last ones; a worker that failed is an error."""
     try:
         work(spec, study)
         for process in others:  # their last trials
@@ -74,11 +85,6 @@ def sweep(path: str | Path | None, overrides: list[str], worker: int = 0) -> Non
         raise Preempted(f"a worker was stopped by a signal: run the same command to continue {spec.folder}")
     if codes:
         raise UserError(f"{', '.join(codes)} ended with exit code {', '.join(map(str, codes.values()))}")
-    with sweep_lock(spec.folder):  # machines sharing the sweep may end it at the same moment
-        sweep_results.write_results(spec, study)
-        sweep_results.draw_plots(spec, study)
-    print(sweep_results.format_table(sweep_results.read_table(spec.folder)))
-    print(f"best trial's config in {spec.folder / 'best.yaml'} (train --config {spec.folder / 'best.yaml'})")
 
 
 def start_worker(path: str | Path | None, overrides: list[str], worker: int) -> subprocess.Popen[bytes]:
@@ -91,9 +97,10 @@ def start_worker(path: str | Path | None, overrides: list[str], worker: int) -> 
     return subprocess.Popen(command, env={**os.environ, "PYTHONPATH": paths})
 
 
-def start(spec: Sweep) -> optuna.Study:
+def start(spec: Sweep, closing: ExitStack) -> optuna.Study:
     """Make the sweep folder, or check that the one there was started with these settings
-    (under its lock: several machines may start the same sweep at once)."""
+    (under its lock: several machines may start the same sweep at once); `closing` closes the
+    study's database connections."""
     settings_file = spec.folder / "sweep.yaml"
     marks = (settings_file, spec.folder / "sweep.lock")  # a sweep's, or one being started
     if spec.folder.is_dir() and any(spec.folder.iterdir()) and not any(path.is_file() for path in marks):
@@ -109,11 +116,12 @@ def start(spec: Sweep) -> optuna.Study:
                     f"{spec.folder} was started with other {', '.join(changed)}: continue it with those "
                     "(the same command), or pick another run_name for a new sweep"
                 )
-            study = open_study(spec, 0)  # a database that cannot be reached says so here
+            study = open_study(spec, 0, closing)  # a database that cannot be reached says so here
             if saved is None:
                 write_text(settings_file, sweep_results.settings_yaml(spec))
             return study
     except UserError:
+        closing.close()  # study.db is no longer open (Windows deletes no open file)
         if made:  # nothing of this attempt stays behind
             (spec.folder / "sweep.lock").unlink(missing_ok=True)
             (spec.folder / "study.db").unlink(missing_ok=True)
