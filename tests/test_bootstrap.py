@@ -31,8 +31,8 @@ TABLE = copier_config()["backends"]["default"]
 INSTALLABLE = sorted(name for name in TABLE if name != "auto")
 
 
-def install_args(index):
-    return ["--index-url", index] if index else []
+def install_args(index, option="--index-url"):
+    return [option, index] if index else []
 
 
 @pytest.mark.parametrize("backend", INSTALLABLE)
@@ -64,31 +64,34 @@ def test_uv_plan(bootstrap, backend):
         "--python",
         ".venv/bin/python",
         *pair,
-        *install_args(index),
+        *install_args(index, "--default-index"),  # uv's --index-url yields to UV_DEFAULT_INDEX
     ]
     assert commands[2][-4:] == ["--editable", ".", "--group", "dev"]
     assert commands[3][-4:] == ["digit_lab", "doctor", "--backend", backend]
 
 
 def test_pip_config_index_leaves_the_index_to_pip(bootstrap):
-    assert bootstrap.choose_index(TABLE["cpu"]["index"], "pip-config") is None
+    assert bootstrap.choose_index(TABLE["cpu"]["index"], "pip-config", "cpu") == (
+        None,
+        "--torch-index pip-config",
+    )
     commands = bootstrap.plan("cpu", "pip", None, python="py", windows=False)
     assert not any("--index-url" in command for command in commands)
 
 
 def test_a_mirror_replaces_the_backend_index(bootstrap):
     mirror = "https://mirror.example/whl/cu130"
-    assert bootstrap.choose_index(TABLE["cu130"]["index"], mirror) == mirror
-    assert bootstrap.choose_index(None, mirror) == mirror  # mps: PyPI's wheels, or the mirror named
+    assert bootstrap.choose_index(TABLE["cu130"]["index"], mirror, "cu130") == (mirror, "--torch-index")
+    assert bootstrap.choose_index(None, mirror, "mps")[0] == mirror  # mps: PyPI's wheels, or the mirror named
 
 
 def test_an_unreachable_index_falls_back_to_the_configured_one(bootstrap, monkeypatch, capsys):
     cpu = TABLE["cpu"]["index"]
     monkeypatch.setattr(bootstrap, "reachable", lambda url, timeout=10.0: "no route to host")
-    assert bootstrap.choose_index(cpu, None) is None
+    assert bootstrap.choose_index(cpu, None, "cpu") == (None, f"{cpu} could not be reached")
     assert "cannot reach https://download.pytorch.org/whl/cpu (no route to host)" in capsys.readouterr().out
     monkeypatch.setattr(bootstrap, "reachable", lambda url, timeout=10.0: None)
-    assert bootstrap.choose_index(cpu, None) == cpu
+    assert bootstrap.choose_index(cpu, None, "cpu") == (cpu, "")
 
 
 def test_every_offered_backend_can_be_bootstrapped(bootstrap):
@@ -196,6 +199,81 @@ def test_bootstrap_replaces_a_cuda_torch_in_a_cpu_project(bootstrap, installer, 
         run(command, tmp_path, env=isolated, unset=unset)
     assert found() == {"torch": "2.14.1+cpu", "torchvision": "0.29.1+cpu", **CPU}
     assert bootstrap.stale("cpu", found()) == []
+
+
+@pytest.fixture
+def doctor(default_project):
+    """The default project's doctor.py, imported from its src/ (and forgotten again after)."""
+    sys.path.insert(0, str(default_project / "src"))
+    try:
+        yield importlib.import_module("digit_lab.doctor")
+    finally:
+        sys.path.remove(str(default_project / "src"))
+        for name in [name for name in sys.modules if name.partition(".")[0] == "digit_lab"]:
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_an_unreachable_index_gets_doctor_to_name_the_override_not_the_same_command(
+    bootstrap, doctor, installer, tmp_path, monkeypatch, capsys
+):
+    """download.pytorch.org out of reach, and pip (or uv) configured with an index whose torch is
+    the CUDA build (PyPI's, as stand-in wheels): bootstrap says so and installs that build; doctor
+    says which build came from where and why, and its fix names --torch-index, not the command
+    that installed it; that command again keeps the torch rather than download it again; and the
+    fix, with an index that has the cpu build, installs the cpu build."""
+    if installer == "uv" and not (BIN / "uv").exists():
+        pytest.skip("uv is not in the dev environment (pyproject.toml's dev group has it)")
+    offline = (tmp_path / "no-route").as_uri()  # answers nothing, as download.pytorch.org here
+    configured = simple_index(tmp_path / "pypi", torch_pair(tmp_path / "w", "2.14.1", "0.29.1", "13.0"))
+    cpu = simple_index(tmp_path / "cpu", torch_pair(tmp_path / "wcpu", "2.14.1+cpu", "0.29.1+cpu", None))
+    monkeypatch.setitem(bootstrap.INDEXES, "cpu", offline)
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_CONSTRAINT", "TORCH_INDEX_URL", "UV_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    isolated = {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": configured, "UV_DEFAULT_INDEX": configured}
+    isolated |= {"UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(tmp_path / "uv-cache")}
+    for name, value in {**isolated, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}.items():  # uv
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # bootstrap.main() moves to the project: back here after
+
+    plan = bootstrap.plan
+
+    def offline_plan(*args, **kwargs):  # the venv and the torch commands, then a stand-in for doctor
+        planned = plan(*args, **kwargs)
+        torch = [command for command in planned if "uninstall" in command or "torch==2.14.1" in command]
+        return [planned[0], *torch, [sys.executable, "-c", ""]]
+
+    monkeypatch.setattr(bootstrap, "plan", offline_plan)
+    venv = tmp_path / ".venv"
+    command = ["--installer", installer, "--venv", str(venv)]  # `python bootstrap.py` of a cpu project
+
+    def doctors_torch_findings():
+        found = json.loads(run([bootstrap.venv_python(venv), "-c", bootstrap.INSTALLED], tmp_path).stdout)
+        facts = {**found, "torchvision_cuda": found["cuda"], "os": "linux", "driver": None, "mps": False}
+        return doctor.diagnose({**facts, "bootstrap": doctor.recorded(venv / bootstrap.RECORD)}, "cpu")[:2]
+
+    assert bootstrap.main(command) == 0
+    said = capsys.readouterr().out
+    assert f"cannot reach {offline} (" in said
+    assert "for the cpu build, name an index that has it: --torch-index URL" in said
+    (pair, build) = doctors_torch_findings()
+    assert pair.level == "ok" and build.level == "note"
+    assert build.message.startswith("this is a CUDA 13.0 build of torch; the project targets the CPU")
+    assert build.message.endswith(
+        f"bootstrap.py installed torch 2.14.1 from {installer}'s configured index "
+        f"({offline} could not be reached)"
+    )
+    fixed = "python bootstrap.py --backend cpu --torch-index URL (URL: an index that has the cpu build"
+    assert build.fix.startswith(fixed)
+    assert build.fix.split(" (")[0] not in ("python bootstrap.py", "python bootstrap.py --backend cpu")
+
+    assert bootstrap.main(command) == 0  # the same command again: the same index, the same torch
+    assert not any("uninstall" in line for line in capsys.readouterr().out.splitlines())
+    assert doctors_torch_findings()[1].fix == build.fix
+
+    assert bootstrap.main([*command, "--torch-index", cpu]) == 0  # the fix, with a cpu index for URL
+    assert f"torch and torchvision in {venv} are not the cpu build: replacing them" in capsys.readouterr().out
+    assert [finding.level for finding in doctors_torch_findings()] == ["ok", "ok"]
 
 
 # --- which build for which machine: every backend x OS x driver, as data (no network, no GPU)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .project import BACKENDS, PACKAGE, TORCH_BACKEND, TORCH_VERSION, TORCHVISION_VERSION
+from .torch_source import advise, recorded
 
 # The project's own requirements, when it runs from its checkout (src/<package>/ -> the root).
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -38,6 +39,7 @@ def collect() -> dict[str, Any]:
         "platform": platform.platform(),
         "os": sys.platform,
         "unmet": unmet_requirements(PYPROJECT),
+        "bootstrap": recorded(),  # which torch bootstrap.py installed, from where, and why
         **nvidia_gpus(),
     }
     try:
@@ -109,12 +111,11 @@ def diagnose(facts: dict[str, Any], backend: str = TORCH_BACKEND) -> list[Findin
     rebootstrap = f"python bootstrap.py --backend {backend}"
     if "torch_error" in facts:
         return [Finding(FAIL, f"torch does not import: {facts['torch_error']}", rebootstrap)]
-    return [
-        check_pair(facts, rebootstrap),
-        check_build(facts, backend, rebootstrap),
-        *check_hardware(facts, backend),
-        *check_requirements(facts, rebootstrap),
-    ]
+    torch = [check_pair(facts, rebootstrap), check_build(facts, backend, rebootstrap)]
+    for finding in torch:  # a torch that the same bootstrap command would install again: the override
+        if finding.level != OK:
+            finding.message, finding.fix = advise(finding.message, finding.fix, facts, backend)
+    return [*torch, *check_hardware(facts, backend), *check_requirements(facts, rebootstrap)]
 
 
 def unmet_requirements(pyproject: Path) -> list[str]:
