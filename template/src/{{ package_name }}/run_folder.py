@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from . import plots
-from .checkpoint import load_checkpoint, resolve_checkpoint
+from .checkpoint import load_checkpoint, read_torch_file, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict, to_yaml
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
@@ -158,10 +158,22 @@ def check_finite(value: float, epoch: int, run_dir: Path, what: str = "training 
     """Stop before a NaN or infinite loss reaches a checkpoint: the last one written stays the
     last good one. (The validation loss is checked too: it sees the weights after the last step.)"""
     if not math.isfinite(value):
-        raise Diverged(
-            f"the {what} became {value} in epoch {epoch + 1}: stopped; "
-            f"{run_dir}/checkpoints/ keeps the last good state (lower optim.lr, or check the data)"
-        )
+        raise Diverged(f"the {what} became {value} in epoch {epoch + 1}: stopped; {last_good_state(run_dir)}")
+
+
+def last_good_state(run_dir: Path) -> str:
+    """What a diverged run leaves to go on from, as its checkpoints/ holds it now."""
+    advice = "train again with a lower optim.lr, or check the data"
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return f"no checkpoint was written yet, so there is nothing to resume: {advice}"
+    try:
+        state = read_torch_file(last)
+        epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
+    except (UserError, KeyError, TypeError, ValueError):  # damaged: still the last one written
+        return f"{last} is the last checkpoint written: {advice}"
+    when = f"at batch {batch} of epoch {epoch + 1}" if batch else f"after epoch {epoch}"
+    return f"{last} keeps the last good state, {when}: {advice} (resume keeps optim.lr)"
 
 
 def make_run_dir(cfg: Config) -> Path:
