@@ -34,6 +34,7 @@ from .errors import (
     EXIT_USER_ERROR,
     Diverged,
     Preempted,
+    StoppedOutsideTraining,
     UserError,
     describe_os_error,
 )
@@ -98,11 +99,6 @@ def build_parser() -> Parser:
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
 
-class StoppedOutsideTraining(BaseException):
-    """SIGTERM or SIGUSR1 before training began (imports, data) or after it ended. A
-    BaseException, so that no `except Exception` on the way swallows it."""
-
-
 def stop_now(number: int, frame: FrameType | None) -> None:
     raise StoppedOutsideTraining(signal.Signals(number).name)
 
@@ -127,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except Preempted as error:
         return say(str(error), EXIT_REQUEUE)
     except StoppedOutsideTraining as error:
-        return say(f"stopped by {error} before training began or after it ended: run it again", EXIT_REQUEUE)
+        return say(error.message, error.code)
     except ModuleNotFoundError as error:  # e.g. a tracker added by `copier update`, not installed yet
         return say(
             f"error: the module '{error.name}' is not installed here: run `python bootstrap.py` again "

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from . import plots
 from .checkpoint import load_checkpoint, read_torch_file, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict, to_yaml
 from .distributed import is_main, world_size
-from .errors import Diverged, UserError
+from .errors import EXIT_REQUEUE, Diverged, StoppedOutsideTraining, UserError
 from .evaluate import show_test_result, test_weights
 from .files import write_text
 from .finetune import count_parameters
@@ -126,6 +127,46 @@ def open_resume(
             f"nothing changed; to train on, resume with epochs=N above {saved.epochs}"
         )
     return run_dir, checkpoint, state, cfg
+
+
+@contextmanager
+def in_use(run_dir: Path, epochs: int) -> Iterator[None]:
+    """`with in_use(run_dir, cfg.epochs):` around the work in a run folder. A signal outside
+    training (in start-up, or while the best checkpoint is tested after the last epoch) then
+    says what the folder holds and what continues it (after_a_signal)."""
+    try:
+        yield
+    except StoppedOutsideTraining as stop:
+        stop.message, stop.code = after_a_signal(stop.signal_name, run_dir, epochs)
+        raise
+
+
+def after_a_signal(name: str, run_dir: Path, epochs: int) -> tuple[str, int]:
+    """What is true of a run folder of `epochs` epochs when a signal stopped the command outside
+    training, and the exit code: complete (0), to resume, or not started (EXIT_REQUEUE)."""
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.is_file():
+        again = f"run the same command again (resume={run_dir} starts that folder over)"
+        return f"stopped by {name} before the first checkpoint of {run_dir}: {again}", EXIT_REQUEUE
+    resume = f"train resume={run_dir}"
+    try:
+        state = read_torch_file(last)
+        done, saved = int(state["epoch"]), int(state["config"]["epochs"])
+    except (UserError, KeyError, TypeError, ValueError):  # damaged: resume says what is wrong with it
+        return f"stopped by {name}; continue with: {resume}", EXIT_REQUEUE
+    if done >= epochs and finished(run_dir, state):
+        return f"stopped by {name} after the run was complete: its results are in {run_dir}", 0
+    if done >= epochs:
+        return (
+            f"stopped by {name} after the last epoch, before the results (summary.json, plots) were "
+            f"written: write them with: {resume}",
+            EXIT_REQUEUE,
+        )
+    more = f" epochs={epochs}" if epochs != saved else ""  # a resume that asked for more epochs
+    return (
+        f"stopped by {name} before training went on from epoch {done}; continue with: {resume}{more}",
+        EXIT_REQUEUE,
+    )
 
 
 def check_ranks(state: dict[str, Any], run_dir: Path) -> None:

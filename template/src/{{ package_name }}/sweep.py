@@ -40,7 +40,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from . import sweep_results
 from .config import Config, with_values
-from .errors import EXIT_REQUEUE, Diverged, Preempted, UserError
+from .errors import EXIT_REQUEUE, Diverged, Preempted, StoppedOutsideTraining, UserError
 from .files import lock, write_text
 from .project import PACKAGE
 from .run_folder import unstarted
@@ -215,6 +215,12 @@ def run_trial(spec: Sweep, study: optuna.Study, trial: Trial, shared: dict[str, 
             summary = sweep_results.mark_diverged(run_dir, trial.number, str(error))
         except Preempted as error:  # left running: the same command retries it from its checkpoint
             raise Preempted(f"{error}, or run the same sweep command to continue the sweep") from None
+        except StoppedOutsideTraining as stop:  # before or after the trial's training
+            stop.message = (
+                f"stopped by {stop.signal_name} in {run_dir.name}: run the same command to continue"
+            )
+            stop.code = EXIT_REQUEUE  # not 0 when the trial was complete: the sweep is not
+            raise
         except Exception:
             study.tell(trial, state=TrialState.FAIL)  # a bug or a mistake: not retried
             raise
