@@ -31,6 +31,7 @@ class UserError(Exception):
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a read-only disk or folder, no permission
 
 
 def describe_os_error(error: OSError) -> tuple[str, int]:

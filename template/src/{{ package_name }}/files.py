@@ -49,7 +49,8 @@ def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
         os.replace(temporary, path)
     except BaseException as error:
         temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.filename is None:  # a failed write names no file
+        # A failed write names no file, a failed open the temporary one: the user knows the target.
+        if isinstance(error, OSError) and error.filename in (None, str(temporary)):
             error.filename = str(path)
         raise
 
