@@ -57,7 +57,7 @@ class StoppedOutsideTraining(BaseException):
     """SIGTERM or SIGUSR1 outside training: before it began (imports, data) or after it ended
     (testing the best checkpoint, the plots). A BaseException, so that no `except Exception` on
     the way swallows it. `message` and `code`: what the command line says and exits with; a
-    run folder in use then puts in what it holds and what continues it (run_folder.in_use)."""
+    run folder in use then puts in what it holds and what continues it (preemption.in_use)."""
 
     def __init__(self, signal_name: str):
         super().__init__(signal_name)

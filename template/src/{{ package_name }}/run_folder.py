@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from . import plots
 from .checkpoint import load_checkpoint, read_torch_file, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict, to_yaml
 from .distributed import is_main, world_size
-from .errors import EXIT_REQUEUE, Diverged, StoppedOutsideTraining, UserError
+from .errors import Diverged, UserError
 from .evaluate import show_test_result, test_weights
-from .files import write_text
+from .files import not_a_file, write_text
 from .finetune import count_parameters
 from .loaders import DataBundle, samples_in
 from .metrics_csv import CSVTracker
@@ -48,6 +47,19 @@ FIXED_ON_RESUME = (
 )
 
 
+# The files training writes into a run folder (each through a temporary <name>.tmp beside it).
+RUN_FILES = (
+    "config.yaml",
+    "metrics.csv",
+    "summary.json",
+    "checkpoints/best.pt",
+    "checkpoints/last.pt",
+    "plots/curves.png",
+    "plots/confusion_matrix.png",
+    "plots/samples.png",
+)
+
+
 def check_run_dir(cfg: Config) -> None:
     if not cfg.run_name:
         return
@@ -56,6 +68,19 @@ def check_run_dir(cfg: Config) -> None:
     run_dir = Path(cfg.runs_dir) / cfg.run_name
     if run_dir.exists() and not unstarted(run_dir):
         raise UserError(f"{run_dir} exists already: pick another run_name, or resume={run_dir}")
+    check_run_files(run_dir)
+
+
+def check_run_files(run_dir: Path) -> None:
+    """Refuse before any training what would stop it at a checkpoint or at its end: a folder, a
+    link or a special file where the run writes one of its files (files.not_a_file)."""
+    for name in RUN_FILES:
+        for path in (run_dir / name, run_dir / f"{name}.tmp"):
+            odd = not_a_file(path)
+            if odd:
+                raise UserError(
+                    f"{path} is {odd}, where the run writes its {Path(name).name}: move it away first"
+                )
 
 
 def unstarted(run_dir: Path) -> bool:
@@ -88,6 +113,7 @@ def open_resume(
     folder = Path(resume)
     if unstarted(folder) and (folder / "config.yaml").is_file():
         cfg = replace(load_config(folder / "config.yaml", overrides), resume=None)
+        check_run_files(folder)
         print(f"{folder} has no checkpoint yet (its attempt ended before the first one): starting it over")
         return folder, None, None, cfg
     checkpoint = resolve_checkpoint(resume, prefer="last")
@@ -126,47 +152,8 @@ def open_resume(
             f"{run_dir} is finished ({state['epoch']} of {saved.epochs} epochs, summary.json written): "
             f"nothing changed; to train on, resume with epochs=N above {saved.epochs}"
         )
+    check_run_files(run_dir)
     return run_dir, checkpoint, state, cfg
-
-
-@contextmanager
-def in_use(run_dir: Path, epochs: int) -> Iterator[None]:
-    """`with in_use(run_dir, cfg.epochs):` around the work in a run folder. A signal outside
-    training (in start-up, or while the best checkpoint is tested after the last epoch) then
-    says what the folder holds and what continues it (after_a_signal)."""
-    try:
-        yield
-    except StoppedOutsideTraining as stop:
-        stop.message, stop.code = after_a_signal(stop.signal_name, run_dir, epochs)
-        raise
-
-
-def after_a_signal(name: str, run_dir: Path, epochs: int) -> tuple[str, int]:
-    """What is true of a run folder of `epochs` epochs when a signal stopped the command outside
-    training, and the exit code: complete (0), to resume, or not started (EXIT_REQUEUE)."""
-    last = run_dir / "checkpoints" / "last.pt"
-    if not last.is_file():
-        again = f"run the same command again (resume={run_dir} starts that folder over)"
-        return f"stopped by {name} before the first checkpoint of {run_dir}: {again}", EXIT_REQUEUE
-    resume = f"train resume={run_dir}"
-    try:
-        state = read_torch_file(last)
-        done, saved = int(state["epoch"]), int(state["config"]["epochs"])
-    except (UserError, KeyError, TypeError, ValueError):  # damaged: resume says what is wrong with it
-        return f"stopped by {name}; continue with: {resume}", EXIT_REQUEUE
-    if done >= epochs and finished(run_dir, state):
-        return f"stopped by {name} after the run was complete: its results are in {run_dir}", 0
-    if done >= epochs:
-        return (
-            f"stopped by {name} after the last epoch, before the results (summary.json, plots) were "
-            f"written: write them with: {resume}",
-            EXIT_REQUEUE,
-        )
-    more = f" epochs={epochs}" if epochs != saved else ""  # a resume that asked for more epochs
-    return (
-        f"stopped by {name} before training went on from epoch {done}; continue with: {resume}{more}",
-        EXIT_REQUEUE,
-    )
 
 
 def check_ranks(state: dict[str, Any], run_dir: Path) -> None:
