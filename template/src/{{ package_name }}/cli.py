@@ -174,13 +174,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "predict":
-        from .predict import check_csv_output, predict, write_csv
+        from .predict import check_csv_output, format_predictions, predict, write_csv
 
         if args.top_k < 1:
             raise UserError(f"--top-k must be at least 1 (got {args.top_k})")
         check_csv_output(args.output)  # before any work
         rows = predict(args.checkpoint, args.inputs, args.top_k)
         path = write_csv(rows, args.output)
+        print(format_predictions(rows, path))
         print(f"wrote {len(rows)} predictions to {path}")
         return 0
     if args.command == "export":
