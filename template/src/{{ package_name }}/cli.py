@@ -35,6 +35,7 @@ from .errors import (
     EXIT_USER_ERROR,
     Diverged,
     Preempted,
+    StoppedOutsideTraining,
     UserError,
     describe_os_error,
 )
@@ -102,11 +103,6 @@ def extra_commands() -> dict[str, ModuleType]:
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
 
-class StoppedOutsideTraining(BaseException):
-    """SIGTERM or SIGUSR1 before training began (imports, data) or after it ended. A
-    BaseException, so that no `except Exception` on the way swallows it."""
-
-
 def stop_now(number: int, frame: FrameType | None) -> None:
     raise StoppedOutsideTraining(signal.Signals(number).name)
 
@@ -131,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except Preempted as error:
         return say(str(error), EXIT_REQUEUE)
     except StoppedOutsideTraining as error:
-        return say(f"stopped by {error} before training began or after it ended: run it again", EXIT_REQUEUE)
+        return say(error.message, error.code)
     except ModuleNotFoundError as error:  # e.g. a tracker added by `copier update`, not installed yet
         return say(
             f"error: the module '{error.name}' is not installed here: run `python bootstrap.py` again "
@@ -182,13 +178,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "predict":
-        from .predict import check_csv_output, predict, write_csv
+        from .predict import check_csv_output, format_predictions, predict, write_csv
 
         if args.top_k < 1:
             raise UserError(f"--top-k must be at least 1 (got {args.top_k})")
         check_csv_output(args.output)  # before any work
         rows = predict(args.checkpoint, args.inputs, args.top_k)
         path = write_csv(rows, args.output)
+        print(format_predictions(rows, path))
         print(f"wrote {len(rows)} predictions to {path}")
         return 0
     if args.command == "export":

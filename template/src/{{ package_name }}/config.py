@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,16 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
+from .config_errors import (
+    as_given,
+    bad_value,
+    misfit,
+    one_line,
+    section_of,
+    unreadable,
+    unresolved,
+    yaml_problem,
+)
 from .errors import UserError
 from .model_config import CHOICES as MODEL_CHOICES
 from .model_config import LIMITS as MODEL_LIMITS
@@ -149,7 +159,7 @@ def read_yaml(path: str | Path) -> DictConfig:
     try:
         loaded = OmegaConf.load(path)
     except Exception as error:  # YAML syntax errors come in several types
-        raise UserError(f"{path} is not valid YAML: {one_line(error)}") from None
+        raise UserError(f"{path} is not valid YAML: {yaml_problem(error)}") from None
     if not isinstance(loaded, DictConfig):
         raise UserError(f"{path} must hold a mapping of keys to values")
     return loaded
@@ -161,11 +171,13 @@ def parse_overrides(overrides: list[str]) -> DictConfig:
             raise UserError(f"'{item}' is not an override: write key=value, e.g. optim.lr=0.05")
         if "[" in item.partition("=")[0]:
             raise UserError(f"'{item}': a list is given whole, e.g. data.classes=[1,2], not item by item")
+        if "" in item.partition("=")[0].split("."):
+            raise UserError(f"'{item}': a key is names joined by single dots, e.g. optim.lr=0.05")
     for item in overrides:  # one by one, to name the one that cannot be read
         try:
             OmegaConf.from_dotlist([item])
         except Exception as error:  # OmegaConf's errors, and YAML's for a value such as epochs=[1
-            raise UserError(f"cannot read the override '{item}': {one_line(error)}") from None
+            raise UserError(unreadable(item, error)) from None
     return OmegaConf.from_dotlist(overrides)
 
 
@@ -175,17 +187,19 @@ def merge(base: DictConfig, update: DictConfig, source: str) -> DictConfig:
     except ConfigKeyError as error:
         raise UserError(unknown_key_message(error.full_key or "", source)) from None
     except ValidationError as error:
-        raise UserError(bad_value_message(error, source)) from None
+        raise UserError(bad_value(error, update, source, Config)) from None
     except TypeError as error:  # OmegaConf's for a mapping given where a list is, as in data.classes.x=1
-        raise UserError(f"{source} sets a key inside a list ({one_line(error)}): give it whole") from None
+        shape = misfit(as_given(update), source, Config)
+        raise UserError(
+            shape or f"{source} sets keys inside a list: give it whole ({one_line(error)})"
+        ) from None
 
 
 def to_config(merged: DictConfig) -> Config:
     try:
         cfg: Config = OmegaConf.to_object(merged)  # type: ignore[assignment]
     except OmegaConfBaseException as error:  # e.g. an interpolation such as ${nope}
-        key = getattr(error, "full_key", None) or "a value"
-        raise UserError(f"cannot resolve {key}: {one_line(error)}") from None
+        raise UserError(unresolved(error, merged, Config)) from None
     # The checks read the typed dataclass, its interpolations resolved.
     for key, allowed in CHOICES.items():
         value = reduce(getattr, key.split("."), cfg)
@@ -208,36 +222,6 @@ def unknown_key_message(full_key: str, source: str) -> str:
     return f"unknown key '{full_key}' in {source}; valid keys {where}: {valid}"
 
 
-def bad_value_message(error: ValidationError, source: str) -> str:
-    key = error.full_key or ""
-    if not key:
-        return f"bad value in {source}: {one_line(error)}"
-    expected = describe_type(key)
-    return f"{key} takes {expected}; {one_line(error)} (in {source})"
-
-
 def section_class(dotted: str) -> type | None:
-    cls: type = Config
-    for part in filter(None, dotted.split(".")):
-        match = {f.name: f for f in fields(cls)}.get(part)
-        if match is None:
-            return None
-        inner = getattr(cls(), part)
-        if not is_dataclass(inner):
-            return None
-        cls = type(inner)
-    return cls
-
-
-def describe_type(key: str) -> str:
-    parent, _, name = key.split("[")[0].rpartition(".")
-    section = section_class(parent)
-    if section is not None:
-        for f in fields(section):
-            if f.name == name:
-                return f"a value of type {f.type}"
-    return "a different value"
-
-
-def one_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    """The dataclass of a section of the config ("optim": OptimConfig), or None."""
+    return section_of(Config, dotted)

@@ -5,8 +5,10 @@
 3   Diverged: the loss became NaN or infinite
 74  the disk is full (or over quota, or failing): not a mistake in the command, which works
     again once there is room; a run continues with resume (EX_IOERR)
-75  Preempted: stopped by SIGTERM/SIGUSR1 after a checkpoint, or during start-up before
-    training began; resume (or run again) to continue (EX_TEMPFAIL)
+75  Preempted: stopped by SIGTERM/SIGUSR1 after a checkpoint, or outside training (during
+    start-up, or after the last epoch before the results were written); the line says what
+    continues it: resume, or the same command again (EX_TEMPFAIL); a signal after a run was
+    complete exits 0 and says where its results are
 130 interrupted by Ctrl-C
 
 A file the project writes is written whole or not at all (files.py), whatever the exit code.
@@ -29,6 +31,7 @@ class UserError(Exception):
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a read-only disk or folder, no permission
 
 
 def describe_os_error(error: OSError) -> tuple[str, int]:
@@ -48,3 +51,16 @@ class Diverged(Exception):
 
 class Preempted(Exception):
     """Training stopped on a signal after writing a checkpoint it can resume from."""
+
+
+class StoppedOutsideTraining(BaseException):
+    """SIGTERM or SIGUSR1 outside training: before it began (imports, data) or after it ended
+    (testing the best checkpoint, the plots). A BaseException, so that no `except Exception` on
+    the way swallows it. `message` and `code`: what the command line says and exits with; a
+    run folder in use then puts in what it holds and what continues it (preemption.in_use)."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.message = f"stopped by {signal_name}: run the same command again"
+        self.code = EXIT_REQUEUE

@@ -3,6 +3,7 @@ split with a confusion matrix, per-class precision and recall, and plots of both
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from .config import Config, config_from_dict
 from .dataset import load_data
 from .device import pick_device
 from .distributed import is_main, sum_over_ranks
-from .errors import UserError
+from .errors import NOT_WRITABLE, UserError
 from .loaders import DataBundle, Loader, samples_in
 
 
@@ -104,16 +105,29 @@ def format_table(figures: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def show_test_result(result: TestResult, data: DataBundle, run_dir: Path, title: str) -> dict[str, Any]:
+def show_test_result(
+    result: TestResult, data: DataBundle, run_dir: Path, title: str, plots_optional: bool = False
+) -> dict[str, Any]:
     """Print the per-class table and draw the confusion matrix and sample predictions into
-    run_dir/plots/; return the figures for summary.json."""
+    run_dir/plots/; return the figures for summary.json. `plots_optional` (evaluate, which only
+    reads a run): a folder this process may not write into gets no plots, and a line that says so."""
     figures = per_class(result, data.classes)
     if is_main():
         print(format_table(figures))
         out = run_dir / "plots"
-        out.mkdir(exist_ok=True)
-        plots.plot_confusion_matrix(result.confusion, data.classes, out / "confusion_matrix.png", title)
-        plots.plot_samples(result.images, result.labels, result.predicted, data, out / "samples.png", title)
+        try:
+            out.mkdir(exist_ok=True)
+            plots.plot_confusion_matrix(result.confusion, data.classes, out / "confusion_matrix.png", title)
+            plots.plot_samples(
+                result.images, result.labels, result.predicted, data, out / "samples.png", title
+            )
+        except OSError as error:
+            if not (plots_optional and error.errno in NOT_WRITABLE):
+                raise
+            print(
+                f"no plots drawn: {out} cannot be written ({error.strerror}); the figures above stand",
+                file=sys.stderr,
+            )
     return {"per_class": figures, "confusion_matrix": result.confusion.tolist()}
 
 
@@ -135,5 +149,5 @@ def evaluate_checkpoint(checkpoint: str, overrides: list[str] | None = None) -> 
     in_run = path.parent.name == "checkpoints"
     run_dir = path.parent.parent if in_run else path.parent
     title = f"{run_dir.name}: {path.name}, epoch {state['epoch']}"
-    figures = show_test_result(result, data, run_dir, title=title)
+    figures = show_test_result(result, data, run_dir, title=title, plots_optional=True)
     return {"test_accuracy": result.accuracy, "test_loss": result.loss, "epoch": state["epoch"], **figures}

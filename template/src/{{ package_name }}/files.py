@@ -49,7 +49,8 @@ def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
         os.replace(temporary, path)
     except BaseException as error:
         temporary.unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.filename is None:  # a failed write names no file
+        # A failed write names no file, a failed open the temporary one: the user knows the target.
+        if isinstance(error, OSError) and error.filename in (None, str(temporary)):
             error.filename = str(path)
         raise
 
@@ -88,14 +89,13 @@ def check_output(
     path: Path, kind: str, is_previous: Callable[[Path], bool], source: Path | None = None
 ) -> Path:
     """`path` if writing a `kind` there replaces nothing but an earlier one (see the module's doc)."""
-    if path.is_symlink():
-        raise UserError(f"--output {path} is a symbolic link, which is not followed: name the file itself")
+    odd = not_a_file(path)
+    if odd:
+        raise UserError(
+            f"--output {path} is {odd}: name {'the file itself' if 'link' in odd else f'a {kind} file'}"
+        )
     if not path.exists():
         return path
-    if path.is_dir():
-        raise UserError(f"--output {path} is a folder: name a {kind} file")
-    if not path.is_file():
-        raise UserError(f"--output {path} is a special file (a device or a pipe): name a {kind} file")
     if path.suffix in (".pt", ".ckpt") or (source is not None and path.samefile(source)):
         raise UserError(f"--output {path} is a checkpoint: name another file, a {kind} file")
     if not is_previous(path):
@@ -104,6 +104,18 @@ def check_output(
             "or remove that one first"
         )
     return path
+
+
+def not_a_file(path: Path) -> str | None:
+    """What makes `path` no place to write a file at (a symbolic link, a folder, a device or a
+    pipe), or None: nothing there yet, or a regular file."""
+    if path.is_symlink():
+        return "a symbolic link, which is not followed"
+    if path.is_dir():
+        return "a folder"
+    if path.exists() and not path.is_file():
+        return "a special file (a device or a pipe)"
+    return None
 
 
 class RunLock:

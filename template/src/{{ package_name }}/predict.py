@@ -103,6 +103,23 @@ def predict(checkpoint: str | Path, inputs: list[str], top_k: int = 3) -> list[d
     return rows
 
 
+SHOWN = 10  # predictions printed on the terminal; the CSV file has them all
+
+
+def format_predictions(rows: list[dict[str, Any]], output: Path) -> str:
+    """The first SHOWN predictions as a table (file, class, confidence), and how many more
+    the CSV file `output` holds."""
+    shown = rows[:SHOWN]
+    names = [str(row["class_1"]) for row in shown]
+    width, class_width = max(4, *(len(row["file"]) for row in shown)), max(5, *map(len, names))
+    lines = [f"{'file':<{width}}  {'class':<{class_width}}  confidence"]
+    for row, name in zip(shown, names, strict=True):
+        lines.append(f"{row['file']:<{width}}  {name:<{class_width}}  {row['probability_1']:>10.3f}")
+    if len(rows) > SHOWN:
+        lines.append(f"... {len(rows) - SHOWN} more in {output}")
+    return "\n".join(lines)
+
+
 HEADER = "file,class_1,probability_1"  # how a predictions file of this project begins
 
 

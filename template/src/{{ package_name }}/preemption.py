@@ -9,6 +9,10 @@ scripts/slurm/train.sbatch turns the signal into a requeue of the job.
 
 Across torchrun's ranks the signal may reach each process at a different step, so every step
 asks all ranks whether one of them has it; all of them stop after the same step.
+
+Outside training (start-up, or testing the best checkpoint after the last epoch) the signal
+stops the command at once; `in_use` then says what the run folder holds and which command
+continues it, or that the run is complete (exit code 0).
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import torch
 
+from .checkpoint import read_torch_file
 from .distributed import any_rank
-from .errors import Preempted
+from .errors import EXIT_REQUEUE, Preempted, StoppedOutsideTraining, UserError
+from .run_folder import finished
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
@@ -70,3 +79,43 @@ class StopSignal:
             f"stopped by {self.received or 'a signal to another rank'} at step {step} (epoch {epoch + 1}, "
             f"batch {batch}); continue with: train resume={run_dir}"
         )
+
+
+@contextmanager
+def in_use(run_dir: Path, epochs: int) -> Iterator[None]:
+    """`with in_use(run_dir, cfg.epochs):` around the work in a run folder. A signal outside
+    training (in start-up, or while the best checkpoint is tested after the last epoch) then
+    says what the folder holds and what continues it (after_a_signal)."""
+    try:
+        yield
+    except StoppedOutsideTraining as stop:
+        stop.message, stop.code = after_a_signal(stop.signal_name, run_dir, epochs)
+        raise
+
+
+def after_a_signal(name: str, run_dir: Path, epochs: int) -> tuple[str, int]:
+    """What is true of a run folder of `epochs` epochs when a signal stopped the command outside
+    training, and the exit code: complete (0), to resume, or not started (EXIT_REQUEUE)."""
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.is_file():
+        again = f"run the same command again (resume={run_dir} starts that folder over)"
+        return f"stopped by {name} before the first checkpoint of {run_dir}: {again}", EXIT_REQUEUE
+    resume = f"train resume={run_dir}"
+    try:
+        state = read_torch_file(last)
+        done, saved = int(state["epoch"]), int(state["config"]["epochs"])
+    except (UserError, KeyError, TypeError, ValueError):  # damaged: resume says what is wrong with it
+        return f"stopped by {name}; continue with: {resume}", EXIT_REQUEUE
+    if done >= epochs and finished(run_dir, state):
+        return f"stopped by {name} after the run was complete: its results are in {run_dir}", 0
+    if done >= epochs:
+        return (
+            f"stopped by {name} after the last epoch, before the results (summary.json, plots) were "
+            f"written: write them with: {resume}",
+            EXIT_REQUEUE,
+        )
+    more = f" epochs={epochs}" if epochs != saved else ""  # a resume that asked for more epochs
+    return (
+        f"stopped by {name} before training went on from epoch {done}; continue with: {resume}{more}",
+        EXIT_REQUEUE,
+    )

@@ -14,12 +14,12 @@ from typing import Any
 import torch
 
 from . import plots
-from .checkpoint import load_checkpoint, resolve_checkpoint
+from .checkpoint import load_checkpoint, read_torch_file, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict, to_yaml
 from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import show_test_result, test_weights
-from .files import write_text
+from .files import not_a_file, write_text
 from .finetune import count_parameters
 from .loaders import DataBundle, samples_in
 from .metrics_csv import CSVTracker
@@ -47,6 +47,19 @@ FIXED_ON_RESUME = (
 )
 
 
+# The files training writes into a run folder (each through a temporary <name>.tmp beside it).
+RUN_FILES = (
+    "config.yaml",
+    "metrics.csv",
+    "summary.json",
+    "checkpoints/best.pt",
+    "checkpoints/last.pt",
+    "plots/curves.png",
+    "plots/confusion_matrix.png",
+    "plots/samples.png",
+)
+
+
 def check_run_dir(cfg: Config) -> None:
     if not cfg.run_name:
         return
@@ -55,6 +68,19 @@ def check_run_dir(cfg: Config) -> None:
     run_dir = Path(cfg.runs_dir) / cfg.run_name
     if run_dir.exists() and not unstarted(run_dir):
         raise UserError(f"{run_dir} exists already: pick another run_name, or resume={run_dir}")
+    check_run_files(run_dir)
+
+
+def check_run_files(run_dir: Path) -> None:
+    """Refuse before any training what would stop it at a checkpoint or at its end: a folder, a
+    link or a special file where the run writes one of its files (files.not_a_file)."""
+    for name in RUN_FILES:
+        for path in (run_dir / name, run_dir / f"{name}.tmp"):
+            odd = not_a_file(path)
+            if odd:
+                raise UserError(
+                    f"{path} is {odd}, where the run writes its {Path(name).name}: move it away first"
+                )
 
 
 def unstarted(run_dir: Path) -> bool:
@@ -87,6 +113,7 @@ def open_resume(
     folder = Path(resume)
     if unstarted(folder) and (folder / "config.yaml").is_file():
         cfg = replace(load_config(folder / "config.yaml", overrides), resume=None)
+        check_run_files(folder)
         print(f"{folder} has no checkpoint yet (its attempt ended before the first one): starting it over")
         return folder, None, None, cfg
     checkpoint = resolve_checkpoint(resume, prefer="last")
@@ -125,6 +152,7 @@ def open_resume(
             f"{run_dir} is finished ({state['epoch']} of {saved.epochs} epochs, summary.json written): "
             f"nothing changed; to train on, resume with epochs=N above {saved.epochs}"
         )
+    check_run_files(run_dir)
     return run_dir, checkpoint, state, cfg
 
 
@@ -158,10 +186,22 @@ def check_finite(value: float, epoch: int, run_dir: Path, what: str = "training 
     """Stop before a NaN or infinite loss reaches a checkpoint: the last one written stays the
     last good one. (The validation loss is checked too: it sees the weights after the last step.)"""
     if not math.isfinite(value):
-        raise Diverged(
-            f"the {what} became {value} in epoch {epoch + 1}: stopped; "
-            f"{run_dir}/checkpoints/ keeps the last good state (lower optim.lr, or check the data)"
-        )
+        raise Diverged(f"the {what} became {value} in epoch {epoch + 1}: stopped; {last_good_state(run_dir)}")
+
+
+def last_good_state(run_dir: Path) -> str:
+    """What a diverged run leaves to go on from, as its checkpoints/ holds it now."""
+    advice = "train again with a lower optim.lr, or check the data"
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return f"no checkpoint was written yet, so there is nothing to resume: {advice}"
+    try:
+        state = read_torch_file(last)
+        epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
+    except (UserError, KeyError, TypeError, ValueError):  # damaged: still the last one written
+        return f"{last} is the last checkpoint written: {advice}"
+    when = f"at batch {batch} of epoch {epoch + 1}" if batch else f"after epoch {epoch}"
+    return f"{last} keeps the last good state, {when}: {advice} (resume keeps optim.lr)"
 
 
 def make_run_dir(cfg: Config) -> Path:
