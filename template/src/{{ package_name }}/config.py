@@ -53,6 +53,7 @@ class DataConfig:
     image_size: int | None = None  # resize images to this square size (null: the dataset's own)
     augment: bool = False  # random crops (and flips, for photos) of the training images
     num_workers: int = 2  # processes that decode images (folder datasets only)
+    skip_unreadable: bool = False  # leave out files that are not images, with a warning (folder datasets)
 
 
 @dataclass
