@@ -78,6 +78,7 @@ def sweep(path: str | Path | None, overrides: list[str], worker: int = 0) -> Non
         sweep_results.write_results(spec, study)
         sweep_results.draw_plots(spec, study)
     print(sweep_results.format_table(sweep_results.read_table(spec.folder)))
+    print(sweep_results.best_per_class(spec, study))
     print(f"best trial's config in {spec.folder / 'best.yaml'} (train --config {spec.folder / 'best.yaml'})")
 
 
@@ -209,7 +210,7 @@ def run_trial(spec: Sweep, study: optuna.Study, trial: Trial, shared: dict[str, 
     if summary is None:
         print(f"{run_dir.name}: {json.dumps(trial.params)}")
         try:
-            summary = fit(cfg, on_epoch=on_epoch)
+            summary = fit(cfg, on_epoch=on_epoch, per_class=False)  # the best trial's table at the end
         except Diverged as error:  # pruned, and its summary.json says why
             print(f"{run_dir.name} pruned: {error}")
             summary = sweep_results.mark_diverged(run_dir, trial.number, str(error))

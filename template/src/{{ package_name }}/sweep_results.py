@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from . import plots
 from .config import load_config, to_yaml
+from .evaluate import format_table as format_per_class
 from .files import write_text
 from .metrics_csv import readable_rows
 from .runs_table import format_runs
@@ -132,6 +133,18 @@ def write_best(spec: Sweep, best: FrozenTrial) -> None:
         f"#   train --config {spec.folder.as_posix()}/best.yaml\n"
     )
     write_text(spec.folder / "best.yaml", header + to_yaml(cfg))
+
+
+def best_per_class(spec: Sweep, study: optuna.Study) -> str:
+    """The per-class table of the best trial on the test split (each trial printed one line)."""
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return "no finished trial yet: no best trial"
+    run = str(study.best_trial.user_attrs["run"])
+    summary = read_summary(spec.folder / run) or {}
+    if "per_class" not in summary:  # a summary.json edited or damaged since
+        return f"the best trial, {run}: its summary.json has no per-class figures"
+    accuracy = summary["test_accuracy"]
+    return f"the best trial, {run}: test accuracy {accuracy:.4f}\n{format_per_class(summary['per_class'])}"
 
 
 def read_table(folder: Path) -> list[dict[str, str]]:
