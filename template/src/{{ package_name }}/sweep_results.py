@@ -137,14 +137,15 @@ def write_best(spec: Sweep, best: FrozenTrial) -> None:
 
 def best_per_class(spec: Sweep, study: optuna.Study) -> str:
     """The per-class table of the best trial on the test split (each trial printed one line)."""
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        return "no finished trial yet: no best trial"
-    run = str(study.best_trial.user_attrs["run"])
-    summary = read_summary(spec.folder / run) or {}
-    if "per_class" not in summary:  # a summary.json edited or damaged since
-        return f"the best trial, {run}: its summary.json has no per-class figures"
-    accuracy = summary["test_accuracy"]
-    return f"the best trial, {run}: test accuracy {accuracy:.4f}\n{format_per_class(summary['per_class'])}"
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    run = str(study.best_trial.user_attrs["run"]) if finished else ""
+    summary = read_summary(spec.folder / run) if finished else None
+    if summary is None or "per_class" not in summary:  # none finished, or its summary.json edited since
+        return "no finished trial with per-class figures yet"
+    return (
+        f"the best trial, {run}: test accuracy {summary['test_accuracy']:.4f}\n"
+        f"{format_per_class(summary['per_class'])}"
+    )
 
 
 def read_table(folder: Path) -> list[dict[str, str]]:
