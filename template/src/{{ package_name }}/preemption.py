@@ -31,7 +31,6 @@ import torch
 from .checkpoint import read_torch_file
 from .distributed import any_rank
 from .errors import EXIT_REQUEUE, Preempted, StoppedOutsideTraining, UserError
-from .run_folder import finished
 
 SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 
@@ -96,6 +95,8 @@ def in_use(run_dir: Path, epochs: int) -> Iterator[None]:
 def after_a_signal(name: str, run_dir: Path, epochs: int) -> tuple[str, int]:
     """What is true of a run folder of `epochs` epochs when a signal stopped the command outside
     training, and the exit code: complete (0), to resume, or not started (EXIT_REQUEUE)."""
+    from .run_folder import finished  # not at the top: run_folder imports what imports this module
+
     last = run_dir / "checkpoints" / "last.pt"
     if not last.is_file():
         again = f"run the same command again (resume={run_dir} starts that folder over)"
