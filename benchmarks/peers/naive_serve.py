@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import sys
 from importlib import import_module
+from typing import Annotated
 
 import torch
 import uvicorn
@@ -24,7 +25,7 @@ def main(package: str, run: str, port: int) -> None:
     app = FastAPI()
 
     @app.post("/predict")
-    def classify(image: UploadFile = File(...)) -> dict:
+    def classify(image: Annotated[UploadFile, File()]) -> dict:
         with Image.open(io.BytesIO(image.file.read())) as file:
             decoded = file.convert("L" if prep["channels"] == 1 else "RGB")
         with torch.inference_mode():
