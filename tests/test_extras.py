@@ -32,7 +32,8 @@ def template(tmp_path_factory) -> Path:
 
 def copy_at(template: Path, ref: str, dst: Path, *data: str) -> Path:
     command = [BIN / "copier", "copy", "--quiet", "--trust", "--defaults", f"--vcs-ref={ref}"]
-    run([*command, *(arg for pair in data for arg in ("-d", pair)), template, dst], template.parent, timeout=300)
+    answers = [arg for pair in data for arg in ("-d", pair)]
+    run([*command, *answers, template, dst], template.parent, timeout=300)
     return dst
 
 

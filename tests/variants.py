@@ -58,8 +58,10 @@ def choice_values(spec: dict[str, Any]) -> list[str]:
 
 def axes() -> dict[str, list[Any]]:
     """Each multiple-choice or yes/no question and its values, the default first. A question of
-    several choices (`multiselect`, the extras) has for values none, then each choice alone, as
-    tuples (to_copier() gives copier lists)."""
+    several choices (`multiselect`, the extras) has for values none, then each choice alone, then
+    every choice together (where there are several: they must work side by side, and the rows
+    of each choice then cover every model: deploy's exports differ by model), as tuples
+    (to_copier() gives copier lists)."""
     result: dict[str, list[Any]] = {}
     for key, spec in questions().items():
         if spec.get("type") == "bool":
@@ -68,7 +70,9 @@ def axes() -> dict[str, list[Any]]:
         if "choices" not in spec:
             continue
         if spec.get("multiselect"):
-            result[key] = [(), *((value,) for value in choice_values(spec))]
+            values = choice_values(spec)
+            together = [tuple(values)] if len(values) > 1 else []
+            result[key] = [(), *((value,) for value in values), *together]
             continue
         values = choice_values(spec)
         default = str(spec["default"])

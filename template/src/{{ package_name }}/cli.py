@@ -7,6 +7,7 @@ commands of the project's extras (project.EXTRA_COMMANDS).
     python -m <package> evaluate runs/<run>
     python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
     python -m <package> export runs/<run> [--output model.safetensors]  (default: best.safetensors)
+                        [--format ...]  (an extra's formats: project.EXPORT_FORMATS)
     python -m <package> runs [folder]   (the runs in runs/ or folder, newest first)
     python -m <package> doctor
 
@@ -39,7 +40,7 @@ from .errors import (
     UserError,
     describe_os_error,
 )
-from .project import BACKENDS, EXTRA_COMMANDS, PACKAGE, PROJECT_NAME
+from .project import BACKENDS, EXPORT_FORMATS, EXTRA_COMMANDS, PACKAGE, PROJECT_NAME
 
 DEFAULT_CONFIGS = {
     "train": Path("configs/train.yaml"),
@@ -79,9 +80,20 @@ def build_parser() -> Parser:
     predict.add_argument("--top-k", type=int, default=3, help="classes per image (default: 3)")
     predict.add_argument("--output", type=Path, default=Path("predictions.csv"), help="CSV to write")
 
-    export = commands.add_parser("export", help="write a checkpoint's weights as .safetensors")
+    export = commands.add_parser(
+        "export", help=f"write a checkpoint's model as {' or '.join(EXPORT_FORMATS)}"
+    )
     export.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
     export.add_argument("--output", type=Path, help="default: beside the checkpoint, as .safetensors")
+    export.set_defaults(format="safetensors")
+    if len(EXPORT_FORMATS) > 1:  # an extra's formats (deploy's): see project.EXPORT_FORMATS
+        formats = ", ".join(EXPORT_FORMATS)
+        export.add_argument(
+            "--format",
+            choices=EXPORT_FORMATS,
+            default="safetensors",
+            help=f"{formats} (default: safetensors); any but safetensors: --output is a folder",
+        )
 
     runs = commands.add_parser("runs", help="list past runs with their key figures, newest first")
     runs.add_argument("folder", nargs="?", type=Path, default=Path("runs"), help="default: runs")
@@ -188,14 +200,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_predictions(rows, path))
         print(f"wrote {len(rows)} predictions to {path}")
         return 0
-    if args.command == "export":
-        from .checkpoint import resolve_checkpoint
-        from .export import export_safetensors
-
-        source = resolve_checkpoint(args.checkpoint, prefer="best")
-        output = args.output or source.with_suffix(".safetensors")
-        print(f"wrote {export_safetensors(source, output)}")
-        return 0
+    if args.command == "export":  # the module that writes the format: project.EXPORT_FORMATS
+        return import_module(f".{EXPORT_FORMATS[args.format]}", __package__).run(args)
     if args.command == "runs":
         from .runs_table import show_runs
 

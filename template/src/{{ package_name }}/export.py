@@ -11,8 +11,10 @@ preprocessing go into the file's metadata (as JSON strings), so the file stands 
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from safetensors import safe_open
 from safetensors.torch import save
@@ -34,10 +36,23 @@ def is_export(path: Path) -> bool:
         return False
 
 
+def run(args: argparse.Namespace) -> int:
+    """`export RUN [--output FILE]` (project.EXPORT_FORMATS: the module of `--format safetensors`)."""
+    source = resolve_checkpoint(args.checkpoint, prefer="best")
+    output = args.output or source.with_suffix(".safetensors")
+    print(f"wrote {export_safetensors(source, output)}")
+    return 0
+
+
 def export_safetensors(checkpoint: str | Path, output: str | Path) -> Path:
     source = resolve_checkpoint(checkpoint, prefer="best")
     output = check_export_output(Path(output), source)
-    state = load_checkpoint(source)
+    write_bytes(output, safetensors_bytes(load_checkpoint(source)))
+    return output
+
+
+def safetensors_bytes(state: dict[str, Any]) -> bytes:
+    """A checkpoint's weights as a .safetensors file, with its class names and preprocessing."""
     metadata = {
         "classes": json.dumps(state["classes"]),
         "preprocessing": json.dumps(state["preprocessing"]),
@@ -45,5 +60,4 @@ def export_safetensors(checkpoint: str | Path, output: str | Path) -> Path:
         "epoch": str(state.get("epoch", "")),
     }
     weights = {name: tensor.contiguous() for name, tensor in state["model"].items()}
-    write_bytes(output, save(weights, metadata=metadata))
-    return output
+    return save(weights, metadata=metadata)

@@ -65,6 +65,11 @@ def preprocess(path: Path, prep: dict[str, Any]) -> torch.Tensor:
             decoded = file.convert("L" if prep["channels"] == 1 else "RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:  # damaged, or huge
         raise UserError(f"cannot read {path} as an image ({str(error).strip()[:120]})") from None
+    return image_tensor(decoded, prep)
+
+
+def image_tensor(decoded: Image.Image, prep: dict[str, Any]) -> torch.Tensor:
+    """A decoded image (mode L or RGB, as prep's channels) resized and normalized for the model."""
     pixels = torch.frombuffer(bytearray(decoded.tobytes()), dtype=torch.uint8)  # row by row, channels last
     image = pixels.view(1, decoded.height, decoded.width, -1).permute(0, 3, 1, 2)  # (1, C, H, W)
     size = list(prep["image_size"])
