@@ -122,13 +122,19 @@ def format_table(figures: dict[str, dict[str, float]]) -> str:
 
 
 def show_test_result(
-    result: TestResult, data: DataBundle, run_dir: Path, title: str, plots_optional: bool = False
+    result: TestResult,
+    data: DataBundle,
+    run_dir: Path,
+    title: str,
+    table: bool = True,
+    plots_optional: bool = False,
 ) -> dict[str, Any]:
-    """Print the per-class table and draw the confusion matrix and sample predictions into
+    """Print the per-class table (`table`) and draw the confusion matrix and sample predictions into
     run_dir/plots/; return the figures for summary.json. `plots_optional` (evaluate, which only
     reads a run): a folder this process may not write into gets no plots, and a line that says so."""
     figures = per_class(result, data.classes)
-    print(format_table(figures))
+    if table:
+        print(format_table(figures))
     out = run_dir / "plots"
     try:
         out.mkdir(exist_ok=True)

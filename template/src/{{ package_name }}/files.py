@@ -13,7 +13,9 @@ symbolic link (not followed: a write lands on the path named or nowhere), a chec
 existing file that is not an earlier output of the same kind is refused before any work.
 
 `RunLock` is an OS lock on a run folder while a process trains in it; the OS releases it when
-the process ends, however it ends.
+the process ends, however it ends. A lock (`lock`: this one, a sweep's) is the locking process's
+alone: a forked child (a DataLoader worker) closes its copy of the file at once, so workers
+left behind by a `kill -9` do not keep the run from being resumed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -172,5 +175,18 @@ if sys.platform == "win32":
 else:
     import fcntl
 
+    LOCKED: weakref.WeakSet[IO[str]] = weakref.WeakSet()  # the files this process has locked
+
     def lock(file: IO[str]) -> None:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        LOCKED.add(file)
+
+    def close_locked_in_child() -> None:
+        """In a forked child (a DataLoader worker): close its copies of the locked files. An
+        flock belongs to the open file, which a fork shares: without this, the lock would last
+        until the last child holding a copy ended, not with the process that took it."""
+        for file in list(LOCKED):
+            file.close()
+        LOCKED.clear()
+
+    os.register_at_fork(after_in_child=close_locked_in_child)

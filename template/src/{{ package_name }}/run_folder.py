@@ -235,8 +235,10 @@ def finish(
     step: int,
     best_val_accuracy: float,
     train_seconds: float,
+    per_class: bool = True,
 ) -> dict[str, Any]:
-    """Test the best checkpoint, draw the plots, write summary.json and close the tracker."""
+    """Test the best checkpoint, draw the plots, write summary.json and close the tracker.
+    `per_class`: print the per-class table too (a sweep's trials leave it to the sweep)."""
     best = load_checkpoint(run_dir, prefer="best")
     result = test_weights(best["model"], cfg, data)
     test_loss, test_accuracy = result.loss, result.accuracy
@@ -246,7 +248,7 @@ def finish(
     (run_dir / "plots").mkdir(exist_ok=True)
     if history:
         plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
-    figures = show_test_result(result, data, run_dir, title=f"{title}, best epoch {best['epoch']}")
+    figures = show_test_result(result, data, run_dir, f"{title}, best epoch {best['epoch']}", table=per_class)
 
     epochs_done = len(tracker.rows)
     samples = samples_in(data.train) * epochs_done
