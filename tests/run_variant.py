@@ -103,8 +103,11 @@ def main() -> None:
         coverage_report = measured.finish() if measured else None
         if pytest_code == 0:  # a failure's files stay to be read; 24 variants' checkpoints would not fit
             shutil.rmtree(basetemp, ignore_errors=True)
-    # torch's compile cache is one a user's own compile=true runs share, and is kept on purpose
-    left_in_tmp = sorted(p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_"))
+    # Libraries' own files, which any use of them leaves, not the tests': torch's compile cache (one
+    # a user's own compile=true runs share, kept on purpose), and the session id that ONNX
+    # Runtime writes to $TMPDIR/.ses when it is imported (the deploy extra).
+    ours = [p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_") and p.name != ".ses"]
+    left_in_tmp = sorted(ours)
     tests_seconds = time.perf_counter() - started
 
     sys.path.insert(0, str(Path("src").resolve()))

@@ -20,6 +20,7 @@ from test_update import GIT_ID, PACKAGE, clone_of_this_checkout, commit, copier_
 # The last commit before the `extras` question: every project made from it carries the sweep.
 BEFORE_EXTRAS = "4c2fe47d71389d93f7ee14d90113a1d84a91c44f"
 SWEEP_FILES = ("sweep.py", "sweep_cli.py", "sweep_config.py", "sweep_study.py", "sweep_results.py")
+CLUSTER_FILES = ("distributed.py", "fsdp.py", "sharded_state.py", "preemption.py", "mid_epoch.py")
 OUR_LOOP = "    # ours: a note in the training loop\n"
 
 
@@ -53,20 +54,27 @@ def sweep_help(project: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=project, env={"PYTHONPATH": "src"}, capture_output=True, text=True)
 
 
-def test_a_project_made_before_the_extras_keeps_its_sweep_and_its_edits(template, tmp_path):
-    project = copy_at(template, BEFORE_EXTRAS, tmp_path / "digit-lab")
+def test_a_project_made_before_the_extras_keeps_its_sweep_its_cluster_and_its_edits(template, tmp_path):
+    project = copy_at(template, BEFORE_EXTRAS, tmp_path / "digit-lab", "slurm=true")
     assert "extras" not in answers(project)
     sweep = project / "src" / PACKAGE / "sweep.py"
     ours = "# ours: the sweep's notes\n"
     sweep.write_text(sweep.read_text() + ours)
+    preemption = project / "src" / PACKAGE / "preemption.py"
+    our_signals = "    # ours: our scheduler's signals"
+    edit(preemption, "    def requested(", f"{our_signals}\n    def requested(")
     train = edit_the_loop(project)
     commit(project, "Our experiments")
 
     result = copier_update(project, "--vcs-ref=HEAD")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert answers(project)["extras"] == ["sweep"]
+    assert sorted(answers(project)["extras"]) == ["cluster", "sweep"] and answers(project)["slurm"] is True
     assert sweep.read_text().endswith(ours) and OUR_LOOP.strip() in train.read_text()
-    assert all((project / "src" / PACKAGE / name).is_file() for name in SWEEP_FILES)
+    assert our_signals in preemption.read_text() and "<<<<<<<" not in preemption.read_text()
+    assert "StopSignal" in train.read_text()  # the cluster extra's loop, which stops after a step
+    assert all((project / "src" / PACKAGE / name).is_file() for name in SWEEP_FILES + CLUSTER_FILES)
+    assert (project / "scripts" / "slurm" / "train.sbatch").is_file()
+    assert (project / "tests" / "test_distributed.py").is_file()
     assert (project / "configs" / "sweep.yaml").is_file() and (project / "tests" / "test_sweep.py").is_file()
     assert '"optuna' in (project / "pyproject.toml").read_text()
     said = sweep_help(project)
@@ -77,6 +85,7 @@ def test_a_lean_project_gains_an_extra_and_drops_it_through_copier_update(templa
     project = copy_at(template, "HEAD", tmp_path / "digit-lab")
     assert answers(project)["extras"] == []
     assert not (project / "src" / PACKAGE / "sweep.py").exists()
+    assert not any((project / "src" / PACKAGE / name).exists() for name in CLUSTER_FILES)
     assert '"optuna' not in (project / "pyproject.toml").read_text()
     assert sweep_help(project).returncode == 2  # no such command here
     train = edit_the_loop(project)

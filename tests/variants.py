@@ -11,7 +11,9 @@ A new choice in copier.yml joins the matrix by itself:
 - every other question is covered by a covering array of strength 1: each of its values
   appears in at least one variant, and the values are spread so that variants differ;
 - a yes/no question is an axis of two values;
-- a combination copier.yml's validators refuse (mps + docker) is moved to a value they accept.
+- a combination copier.yml's validators refuse (mps + docker) is moved to a value they accept;
+- a follow-up question (copier's `when`: slurm, asked with the cluster extra) is answered yes
+  wherever it is asked, and has its default elsewhere.
 
 Model x dataset is not crossed: each model's test_model.py builds it for grayscale and colour
 images of several sizes whatever the dataset, and each dataset's loader is tested with every
@@ -134,7 +136,19 @@ def computed_variants() -> tuple[dict[str, Any], ...]:
         for i, value in enumerate(values):  # strength 1: each value somewhere
             if value not in (row[key] for row in rows):
                 rows[i % len(rows)][key] = value
-    return tuple(accepted(row, others) for row in rows)
+    return tuple(follow_ups(accepted(row, others)) for row in rows)
+
+
+def follow_ups(row: dict[str, Any]) -> dict[str, Any]:
+    """A question copier asks only `when` an earlier answer calls for it (slurm, with the
+    cluster extra) takes its last value (yes) wherever it is asked, so that its files render
+    with the extra they belong to, and its default elsewhere, as copier answers it there."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    for key, spec in questions().items():
+        if key in row and "when" in spec:
+            asked = environment.from_string(str(spec["when"])).render(**to_copier(row)) == "True"
+            row[key] = axes()[key][-1] if asked else axes()[key][0]
+    return row
 
 
 def variant_id(row: dict[str, Any]) -> str:

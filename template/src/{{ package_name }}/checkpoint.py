@@ -8,6 +8,7 @@ the resolved config, the class names and the preprocessing.
 
 from __future__ import annotations
 
+import json
 import numbers
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +45,15 @@ def save_epoch(write: Callable[[Path], None], folder: Path, best: bool, main: bo
     write(folder / "best.pt")
     if main:
         same_file(folder / "best.pt", last)
+
+
+def finished(run_dir: Path, state: dict[str, Any]) -> bool:
+    """The run wrote its summary.json after the step its last checkpoint holds."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text())
+    except (OSError, ValueError):  # none, or damaged: not finished
+        return False
+    return isinstance(summary, dict) and summary.get("steps") == state.get("step")
 
 
 def resolve_checkpoint(path: str | Path, prefer: str = "best") -> Path:

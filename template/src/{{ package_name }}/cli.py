@@ -128,7 +128,7 @@ def program() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     # First of all, so that a scheduler's signal during start-up also ends in exit code 75
-    # (training itself takes the signals over to stop after a step: preemption.py).
+    # (signals.py says what a signal in a run folder leaves).
     previous = {number: signal.signal(number, stop_now) for number in STOP_SIGNALS}
     try:
         return run(build_parser().parse_args(argv))

@@ -5,10 +5,8 @@
 3   Diverged: the loss became NaN or infinite
 74  the disk is full (or over quota, or failing): not a mistake in the command, which works
     again once there is room; a run continues with resume (EX_IOERR)
-75  Preempted: stopped by SIGTERM/SIGUSR1 after a checkpoint, or outside training (during
-    start-up, or after the last epoch before the results were written); the line says what
-    continues it: resume, or the same command again (EX_TEMPFAIL); a signal after a run was
-    complete exits 0 and says where its results are
+75  stopped by SIGTERM/SIGUSR1 (signals.py); the line says what continues it: resume, or the
+    same command again (EX_TEMPFAIL); a signal after a run was complete exits 0 and says where its results are
 130 interrupted by Ctrl-C
 
 A file the project writes is written whole or not at all (files.py), whatever the exit code.
@@ -54,10 +52,11 @@ class Preempted(Exception):
 
 
 class StoppedOutsideTraining(BaseException):
-    """SIGTERM or SIGUSR1 outside training: before it began (imports, data) or after it ended
-    (testing the best checkpoint, the plots). A BaseException, so that no `except Exception` on
+    """SIGTERM or SIGUSR1 where the command stops at once: before training began (imports,
+    data), after it ended (testing the best checkpoint, the plots), and, in a project without
+    the cluster extra, inside it too. A BaseException, so that no `except Exception` on
     the way swallows it. `message` and `code`: what the command line says and exits with; a
-    run folder in use then puts in what it holds and what continues it (preemption.in_use)."""
+    run folder in use then puts in what it holds and what continues it (signals.in_use)."""
 
     def __init__(self, signal_name: str):
         super().__init__(signal_name)

@@ -16,16 +16,19 @@ from .checkpoint import load_checkpoint, model_with_weights, resolve_checkpoint
 from .config import Config, config_from_dict
 from .dataset import load_data
 from .device import pick_device
-from .distributed import is_main, sum_over_ranks
 from .errors import NOT_WRITABLE, UserError
 from .loaders import DataBundle, Loader, samples_in
 
 
 @torch.inference_mode()
-def evaluate(
-    model: nn.Module, loader: Loader, loss_fn: nn.Module, across_ranks: bool = False
-) -> tuple[float, float]:
-    """Mean loss and accuracy over a loader (over every rank's shard of it, `across_ranks`)."""
+def evaluate(model: nn.Module, loader: Loader, loss_fn: nn.Module) -> tuple[float, float]:
+    """Mean loss and accuracy over a loader."""
+    return means(evaluation_totals(model, loader, loss_fn))
+
+
+@torch.inference_mode()
+def evaluation_totals(model: nn.Module, loader: Loader, loss_fn: nn.Module) -> torch.Tensor:
+    """Loss sum, correct predictions and images over a loader."""
     model.eval()
     device = next(model.parameters()).device
     dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
@@ -36,8 +39,21 @@ def evaluate(
         totals[0] += loss_fn(logits, labels).to(dtype) * len(labels)
         totals[1] += (logits.argmax(dim=1) == labels).sum()
         totals[2] += len(labels)
-    if across_ranks:
-        sum_over_ranks(totals)
+    return totals
+
+
+def batch_totals(
+    losses: list[torch.Tensor], predictions: list[torch.Tensor], targets: list[torch.Tensor]
+) -> torch.Tensor:
+    """Loss sum, correct predictions and images of training steps (their mean losses, predicted
+    and true classes), on the device: the same three figures as `evaluation_totals`."""
+    sizes = torch.tensor([len(batch) for batch in targets], device=targets[0].device)
+    correct = (torch.cat(predictions) == torch.cat(targets)).sum()
+    return torch.stack([(torch.stack(losses).float() * sizes).sum(), correct.float(), sizes.sum().float()])
+
+
+def means(totals: torch.Tensor) -> tuple[float, float]:
+    """Mean loss and accuracy from a loss sum, correct predictions and images."""
     loss_sum, correct, seen = totals.tolist()  # waits for the device once
     return loss_sum / seen, correct / seen
 
@@ -117,23 +133,20 @@ def show_test_result(
     run_dir/plots/; return the figures for summary.json. `plots_optional` (evaluate, which only
     reads a run): a folder this process may not write into gets no plots, and a line that says so."""
     figures = per_class(result, data.classes)
-    if is_main():
-        if table:
-            print(format_table(figures))
-        out = run_dir / "plots"
-        try:
-            out.mkdir(exist_ok=True)
-            plots.plot_confusion_matrix(result.confusion, data.classes, out / "confusion_matrix.png", title)
-            plots.plot_samples(
-                result.images, result.labels, result.predicted, data, out / "samples.png", title
-            )
-        except OSError as error:
-            if not (plots_optional and error.errno in NOT_WRITABLE):
-                raise
-            print(
-                f"no plots drawn: {out} cannot be written ({error.strerror}); the figures above stand",
-                file=sys.stderr,
-            )
+    if table:
+        print(format_table(figures))
+    out = run_dir / "plots"
+    try:
+        out.mkdir(exist_ok=True)
+        plots.plot_confusion_matrix(result.confusion, data.classes, out / "confusion_matrix.png", title)
+        plots.plot_samples(result.images, result.labels, result.predicted, data, out / "samples.png", title)
+    except OSError as error:
+        if not (plots_optional and error.errno in NOT_WRITABLE):
+            raise
+        print(
+            f"no plots drawn: {out} cannot be written ({error.strerror}); the figures above stand",
+            file=sys.stderr,
+        )
     return {"per_class": figures, "confusion_matrix": result.confusion.tolist()}
 
 

@@ -28,7 +28,6 @@ from torch.nn import functional as nnf
 from torch.utils.data import Dataset
 
 from .config import DataConfig
-from .distributed import rank, world_size
 from .errors import UserError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -85,15 +84,14 @@ class DataBundle:
         return replace(self, train=train, val=val, test=test, device=device)
 
     def loader(
-        self, split: str, batch_size: int, seed: int = 0, workers: int = 0, shard: bool = False
+        self, split: str, batch_size: int, seed: int = 0, workers: int = 0, ranks: tuple[int, int] = (0, 1)
     ) -> Loader:
         """Batches of one split; the training split's are shuffled, in an order set by seed + epoch.
 
-        With `shard`, each of torchrun's ranks gets its own part of every epoch (distributed.py).
+        `ranks` (this process's rank, and how many there are) gives each process its own share.
         `workers` is for datasets that decode files; tensors in memory need none.
         """
         data, train = getattr(self, split), split == "train"
-        ranks = (rank(), world_size()) if shard else (0, 1)
         augment = self.augment if train else None
         return TensorLoader(data, batch_size, shuffle=train, seed=seed, transform=augment, ranks=ranks)
 

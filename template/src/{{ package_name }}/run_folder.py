@@ -14,9 +14,8 @@ from typing import Any
 import torch
 
 from . import plots
-from .checkpoint import load_checkpoint, read_torch_file, resolve_checkpoint
+from .checkpoint import finished, load_checkpoint, read_torch_file, resolve_checkpoint
 from .config import Config, config_from_dict, load_config, to_dict, to_yaml
-from .distributed import is_main, world_size
 from .errors import Diverged, UserError
 from .evaluate import show_test_result, test_weights
 from .files import not_a_file, write_text
@@ -34,7 +33,6 @@ EpochHook = Callable[[int, float], bool]
 # checkpoints (the optimizer's state, learning rates included, is restored from them).
 FIXED_ON_RESUME = (
     "model",
-    "fsdp",
     "optim",
     "finetune.backbone_lr_scale",
     "data.name",
@@ -90,15 +88,6 @@ def unstarted(run_dir: Path) -> bool:
     return run_dir.is_dir() and made_by_a_run and not any((run_dir / "checkpoints").glob("*.pt"))
 
 
-def finished(run_dir: Path, state: dict[str, Any]) -> bool:
-    """The run wrote its summary.json after the step its last checkpoint holds."""
-    try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):  # none, or damaged: not finished
-        return False
-    return isinstance(summary, dict) and summary.get("steps") == state.get("step")
-
-
 def open_resume(
     resume: str, overrides: list[str] | None
 ) -> tuple[Path, Path | None, dict[str, Any] | None, Config]:
@@ -137,13 +126,6 @@ def open_resume(
             f"resume continues {checkpoint.parent.parent} as it was: {', '.join(changed)} cannot change "
             "(start a new run, or `finetune` from this one)"
         )
-    if state.get("batch"):  # stopped inside an epoch: the rest of it must be the same batches
-        moved = [key for key in ("seed", "data.batch_size") if pick(before, key) != pick(after, key)]
-        if moved:
-            raise UserError(
-                f"{checkpoint} stopped inside an epoch: {', '.join(moved)} cannot change "
-                "until that epoch is done"
-            )
     if cfg.optim.scheduler == "cosine" and cfg.epochs != saved.epochs:
         raise UserError("epochs cannot change on resume with optim.scheduler=cosine (its length is fixed)")
     run_dir = checkpoint.parent.parent
@@ -154,17 +136,6 @@ def open_resume(
         )
     check_run_files(run_dir)
     return run_dir, checkpoint, state, cfg
-
-
-def check_ranks(state: dict[str, Any], run_dir: Path) -> None:
-    """A run stopped inside an epoch continues on as many processes as it had: each one's shard
-    of the epoch, and how far it got, depend on that number."""
-    ranks = state.get("world_size", 1)
-    if state.get("batch") and ranks != world_size():
-        raise UserError(
-            f"{run_dir} stopped inside an epoch on {ranks} process(es): resume it on {ranks} "
-            f"(torchrun --nproc_per_node={ranks} ..., or no torchrun for 1)"
-        )
 
 
 def pick(values: dict[str, Any], dotted: str) -> Any:
@@ -204,6 +175,31 @@ def last_good_state(run_dir: Path) -> str:
     return f"{last} keeps the last good state, {when}: {advice} (resume keeps optim.lr)"
 
 
+def log_epoch(
+    tracker: CSVTracker, epochs: int, epoch: int, step: int, metrics: dict[str, float], show: Callable = print
+) -> None:
+    """An epoch's row of metrics.csv (and the tracker's), and its line on the terminal (`show`).
+    `metrics`: the epoch's train_ and val_ loss and accuracy, lr, seconds and the images seen."""
+    speed = metrics["seen"] / metrics["seconds"]
+    row = {
+        key: round(metrics[key], 6) for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+    }
+    tracker.log(
+        {
+            "epoch": epoch,
+            "step": step,
+            **row,
+            "lr": metrics["lr"],
+            "epoch_seconds": round(metrics["seconds"], 4),
+            "samples_per_second": round(speed, 1),
+        }
+    )
+    show(
+        f"epoch {epoch}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}  "
+        f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f}  {speed:,.0f} samples/s"
+    )
+
+
 def make_run_dir(cfg: Config) -> Path:
     """runs/<run_name>, or runs/<time>-<model> (with -2, -3... if that exists already)."""
     root = Path(cfg.runs_dir)
@@ -222,13 +218,12 @@ def make_run_dir(cfg: Config) -> Path:
 def start_run(
     run_dir: Path, cfg: Config, model: torch.nn.Module, device: torch.device, resume_epoch: int | None
 ) -> CSVTracker:
-    """Rank 0, as training starts: the run's config.yaml, its tracker (with metrics.csv up to
+    """As training starts: the run's config.yaml, its tracker (with metrics.csv up to
     `resume_epoch` on resume), and the line that says what trains where."""
     write_text(run_dir / "config.yaml", to_yaml(cfg))
     tracker = open_tracker(run_dir, cfg, resume_epoch)
     trainable, total = count_parameters(model)
-    print(f"model {cfg.model.name}: {total:,} parameters ({trainable:,} trainable) on {device}", end="")
-    print(f", {world_size()} ranks" if world_size() > 1 else "")
+    print(f"model {cfg.model.name}: {total:,} parameters ({trainable:,} trainable) on {device}")
     return tracker
 
 
@@ -251,7 +246,7 @@ def finish(
     history = {key: tracker.history(key) for key in tracker.rows[0]} if tracker.rows else {}
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
     (run_dir / "plots").mkdir(exist_ok=True)
-    if history and is_main():
+    if history:
         plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
     figures = show_test_result(result, data, run_dir, f"{title}, best epoch {best['epoch']}", table=per_class)
 
