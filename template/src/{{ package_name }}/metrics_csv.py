@@ -74,5 +74,15 @@ def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
             rows = list(csv.DictReader(file))
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
-    whole = [row for row in rows if None not in row.values() and None not in row]
+    whole = [row for row in rows if None not in row and all(map(is_number, row.values()))]
     return [row for row in whole if row.get("epoch", "").isdigit() and int(row["epoch"]) <= up_to_epoch]
+
+
+def is_number(value: str | None) -> bool:
+    """A value of a whole row: every column of metrics.csv is a number (a row cut short at a
+    comma ends in an empty one)."""
+    try:
+        float(value or "")
+    except ValueError:
+        return False
+    return True
