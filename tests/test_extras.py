@@ -8,13 +8,14 @@ fork or a branch is): what holds here holds with release tags too.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BIN, run
+from conftest import BIN, render, run
 from test_update import GIT_ID, PACKAGE, clone_of_this_checkout, commit, copier_update, edit
 
 # The last commit before the `extras` question: every project made from it carries the sweep.
@@ -109,3 +110,21 @@ def test_a_lean_project_gains_an_extra_and_drops_it_through_copier_update(templa
     assert '"optuna' not in (project / "pyproject.toml").read_text()
     assert OUR_LOOP.strip() in train.read_text()
     assert run(["git", *GIT_ID, "status", "--porcelain"], project).stdout  # left to commit
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "lightning"])
+def test_read_the_code_names_every_file_an_extra_adds(tmp_path, framework):
+    """A lean project's docs/read-the-code.md says which modules each extra would add: exactly
+    the modules a project with every extra has beyond the lean one's (train.py is the cluster's
+    own, so it is named too)."""
+    lean = render(tmp_path / "lean", {"framework": framework})
+    every = {"framework": framework, "extras": ["sweep", "cluster", "deploy"], "slurm": True}
+    full = render(tmp_path / "full", every)
+    modules = {path.name for path in (full / "src" / PACKAGE).glob("*.py")}
+    added = modules - {path.name for path in (lean / "src" / PACKAGE).glob("*.py")}
+    reading = (lean / "docs" / "read-the-code.md").read_text()
+    reading = reading.split("Extras add files", 1)[1].split("Around them", 1)[0]
+    named = set(re.findall(r"`(\w+\.py)`", reading))
+    assert named == added | {"train.py"}
+    for path in ("configs/sweep.yaml", "scripts/slurm/train.sbatch"):
+        assert (full / path).is_file() and f"`{path}`" in reading
