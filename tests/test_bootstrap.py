@@ -250,7 +250,8 @@ def test_an_unreachable_index_gets_doctor_to_name_the_override_not_the_same_comm
     def doctors_torch_findings():
         found = json.loads(run([bootstrap.venv_python(venv), "-c", bootstrap.INSTALLED], tmp_path).stdout)
         facts = {**found, "torchvision_cuda": found["cuda"], "os": "linux", "driver": None, "mps": False}
-        return doctor.diagnose({**facts, "bootstrap": doctor.recorded(venv / bootstrap.RECORD)}, "cpu")[:2]
+        note = doctor.torch_build.recorded(venv / bootstrap.RECORD)
+        return doctor.diagnose({**facts, "bootstrap": note}, "cpu")[:2]
 
     assert bootstrap.main(command) == 0
     said = capsys.readouterr().out
