@@ -69,7 +69,7 @@ def check_keys(values: dict[str, Any], section: Any, source: str, prefix: str = 
             raise UserError(f"{key} takes {takes(section, key)} ({gives}={as_typed(value)})")
 
 
-def refusal(error: OmegaConfBaseException, values: dict[str, Any], root: Any, source: str = "") -> str:
+def refusal(error: OmegaConfBaseException, values: Any, root: Any, source: str = "") -> str:
     """A value OmegaConf refused: given by `source` in a merge, or an interpolation (${...}) resolved."""
     key = re.sub(r"\[\d+\]$", "", error.full_key or "")  # model.hidden[0]: an item of the list
     raw = values
