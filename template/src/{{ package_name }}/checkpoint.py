@@ -1,18 +1,15 @@
-"""Checkpoints: written atomically, read back with `weights_only=True`.
-
-A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads without
-unpickling arbitrary code. It carries everything `evaluate`, `predict`, `finetune` and `resume`
-need: the model weights, the optimizer and scheduler states, the RNG state, the epoch and step,
-the resolved config, the class names and the preprocessing.
-"""
+"""Checkpoints: plain dicts of tensors, numbers and strings, written atomically (files.py) and
+read with `weights_only=True`, so that loading one runs no code. One holds what evaluate,
+predict, finetune and resume need: the weights, the optimizer, scheduler and random states, the
+epoch and step, the resolved config, the class names and the preprocessing."""
 
 from __future__ import annotations
 
 import json
-import numbers
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -24,27 +21,18 @@ from .model_config import ModelConfig
 from .project import MODEL
 
 FORMAT_VERSION = 1
-REQUIRED_KEYS = ("format_version", "model", "config", "classes", "preprocessing")
 
 
-def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Written atomically (files.py): a crash mid-write leaves the previous checkpoint intact."""
-    with atomic_write(path, binary=True) as file:
+def save_checkpoint(state: dict[str, Any], path: str | Path, best: bool = False) -> None:
+    """`path` (checkpoints/last.pt). After a best epoch (`best`) best.pt is written first and
+    `path` becomes its second name (files.same_file): a crash in between leaves the previous
+    last.pt, and resume trains that epoch again the same way."""
+    path = Path(path)
+    written = path.with_name("best.pt") if best else path
+    with atomic_write(written, binary=True) as file:
         torch.save({"format_version": FORMAT_VERSION, **state}, file)
-
-
-def save_epoch(write: Callable[[Path], None], folder: Path, best: bool, main: bool = True) -> None:
-    """An epoch's checkpoint, by `write(path)`: last.pt, or after a best epoch best.pt with
-    last.pt as a second name of it (files.same_file, by the main process), written once. best.pt
-    comes first: a crash in between leaves the previous epoch's last.pt, and resume trains this
-    epoch again the same way."""
-    last = folder / "last.pt"
-    if not best:
-        write(last)
-        return
-    write(folder / "best.pt")
-    if main:
-        same_file(folder / "best.pt", last)
+    if best:
+        same_file(written, path)
 
 
 def finished(run_dir: Path, state: dict[str, Any]) -> bool:
@@ -91,103 +79,61 @@ def load_checkpoint(path: str | Path, prefer: str = "best") -> dict[str, Any]:
 
 
 def check_checkpoint(state: dict[str, Any], file: Path) -> None:
-    """The one check of a checkpoint's structure that every command relies on (evaluate,
-    predict, export, finetune, resume): a hand-edited or foreign file is one clear line here,
-    not a TypeError or a size mismatch later."""
-    if any(key not in state for key in REQUIRED_KEYS):
+    """The check every command relies on: a foreign, newer, edited or other model's checkpoint
+    is one line here, not a TypeError or a size mismatch later."""
+    if not {"format_version", "model", "config", "classes", "preprocessing"} <= state.keys():
         raise UserError(f"{file} is not a checkpoint written by this project")
-
-    def refuse(what: str) -> None:
-        raise UserError(f"{file} is not a checkpoint this project can use: {what} (was it edited?)")
-
-    version = state["format_version"]
-    if not isinstance(version, int) or isinstance(version, bool):
-        refuse(f"its format_version is {version!r}, not a whole number")
-    if version > FORMAT_VERSION:
+    version, config, prep = state["format_version"], state["config"], state["preprocessing"]
+    if type(version) is int and version > FORMAT_VERSION:
         raise UserError(
             f"{file} was written by a newer version of this project (checkpoint format {version}, this "
             f"code reads up to {FORMAT_VERSION}): `copier update` brings that version's code"
         )
-    if not isinstance(state["config"], dict) or not isinstance(state["config"].get("model"), dict):
+
+    def refuse(what: str) -> NoReturn:
+        raise UserError(f"{file} is not a checkpoint this project can use: {what} (was it edited?)")
+
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         refuse("its config is not a mapping with a model section")
-    classes = state["classes"]
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str | int) for c in classes):
-        refuse("its classes are not a list of class names")
-    prep = state["preprocessing"]
-    if not (
-        isinstance(prep, dict)
-        and prep.get("channels") in (1, 3)
-        and is_numbers(prep.get("image_size"), 2, whole=True)
-        and all(is_numbers(prep.get(key), prep["channels"]) for key in ("mean", "std"))
-        and min(prep["image_size"]) >= 1
-        and all(prep["std"])
-    ):
-        refuse("its preprocessing is not channels, image_size, mean and std")
-    weights = state["model"]
-    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
-        refuse("its model is not a mapping of names to tensors")
-    for key in ("epoch", "step"):
-        if not isinstance(state.get(key, 0), int):
-            refuse(f"its {key} is {state[key]!r}, not a whole number")
-    check_model(state, file)
-    check_weights(state, file)
-
-
-def is_numbers(value: Any, length: int, whole: bool = False) -> bool:
-    kind = numbers.Integral if whole else numbers.Real
-    return (
-        isinstance(value, list | tuple)
-        and len(value) == length
-        and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
-    )
-
-
-def check_model(state: dict[str, Any], file: Path) -> None:
-    """Refuse a checkpoint of another model, or one whose head does not match its class names."""
-    saved = state["config"]["model"].get("name")
-    if saved != MODEL:
+    if config["model"].get("name") != MODEL:
         raise UserError(
-            f"{file} holds a {saved} model and this project's model is {MODEL}: use it in a project "
-            f"rendered with model={saved}, or train a {MODEL} here"
+            f"{file} holds a {config['model'].get('name')} model and this project's model is {MODEL}: "
+            f"use it in a project rendered with that model, or train a {MODEL} here"
         )
-    head = state["model"].get("head.weight")
-    if head is not None and head.shape[0] != len(state["classes"]):
-        raise UserError(
-            f"{file} does not add up: its head has {head.shape[0]} outputs for {len(state['classes'])} "
-            "class names (was it edited or mixed with another run's?)"
-        )
-
-
-def check_weights(state: dict[str, Any], file: Path) -> None:
-    """The weights are those of the model its config describes, name for name and shape for shape
-    (the model is built on the meta device: no memory, no time)."""
     try:
-        cfg = config_from_dict(state["config"])
+        cfg = config_from_dict(config)
     except UserError as error:
         raise UserError(f"{file} holds a config this project refuses: {error}") from None
-    prep = state["preprocessing"]
-    with torch.device("meta"):
-        model = build_model(cfg.model, (prep["channels"], *prep["image_size"]), len(state["classes"]))
-    own, weights = model.state_dict(), state["model"]
-    wrong = [
-        f"{key} {tuple(weights[key].shape)} where its config makes {tuple(own[key].shape)}"
-        for key in own
-        if key in weights and weights[key].shape != own[key].shape
-    ]
-    wrong += [f"{key} missing" for key in own if key not in weights]
-    wrong += [f"{key} left over" for key in weights if key not in own]
-    if wrong:
-        more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
-        raise UserError(f"{file}'s weights do not fit its own config: {'; '.join(wrong[:3])}{more}")
+    if not all(type(state.get(key, 0)) is int for key in ("format_version", "epoch", "step")):
+        refuse("its format_version, epoch or step is not a whole number")
+    classes = state["classes"]
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str | int) for c in classes)):
+        refuse("its classes are not a list of class names")
+    try:  # 1 or 3 channels, two whole sizes of at least 1, a mean and a nonzero std per channel
+        size, mean, std = (torch.tensor(prep[key]) for key in ("image_size", "mean", "std"))
+        channels = (prep["channels"],) if prep["channels"] in (1, 3) else None
+        fits = size.shape == (2,) and not size.is_floating_point() and bool(size.min() >= 1)
+        fits = fits and mean.shape == std.shape == channels and bool(std.all())
+    except (KeyError, TypeError, ValueError, RuntimeError):
+        fits = False
+    if not fits:
+        refuse("its preprocessing is not channels, image_size, mean and std")
+    try:  # names and shapes, on the meta device: no memory, no time
+        with torch.device("meta"):
+            model = build_model(cfg.model, (prep["channels"], *prep["image_size"]), len(classes))
+        # A copy: an assigning load marks the dict's _metadata, and later loads of it would assign too.
+        model.load_state_dict({**state["model"]}, assign=True)
+    except (RuntimeError, TypeError) as error:
+        detail = textwrap.shorten(str(error).split(":", 1)[-1], 300, placeholder=" ...")
+        refuse(f"its weights do not fit its own config: {detail}")
 
 
 def model_with_weights(
     cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, weights: dict[str, torch.Tensor]
 ) -> torch.nn.Module:
-    """The model `cfg` describes, holding `weights`. It is built on the meta device and given the
-    weights' own tensors, so no time goes into initialising weights about to be replaced
-    (ResNet-18: 30 ms instead of 180 ms). Built the usual way where that would leave a tensor
-    unset or change its dtype (a model with a buffer outside its state dict)."""
+    """The model `cfg` describes, holding `weights`: built on the meta device and given the
+    weights' own tensors (no time spent initialising weights about to be replaced), or the usual
+    way where that would leave a tensor unset or change its dtype."""
     with torch.device("meta"):
         model = build_model(cfg, input_shape, num_classes)
     own = model.state_dict()

@@ -1,22 +1,6 @@
-"""Every file the project writes goes through here: whole or not at all, and never over
-something it should not replace.
-
-`atomic_write` writes to a temporary file beside the target (`<name>.tmp`), flushes it to
-disk and renames it over the target, which is atomic: a crash, a full disk or a kill mid-write
-leaves the previous file as it was, and a failed write removes its temporary file. Checkpoints,
-metrics.csv, summary.json, config.yaml, plots, predictions and exports all use it.
-`same_file` gives a written file a second name the same way (best.pt and last.pt after a best
-epoch): a hard link, so the bytes are written and kept on disk once.
-
-`check_output` guards a path the user names with `--output`: a folder, a device, a pipe, a
-symbolic link (not followed: a write lands on the path named or nowhere), a checkpoint, or any
-existing file that is not an earlier output of the same kind is refused before any work.
-
-`RunLock` is an OS lock on a run folder while a process trains in it; the OS releases it when
-the process ends, however it ends. A lock (`lock`: this one, a sweep's) is the locking process's
-alone: a forked child (a DataLoader worker) closes its copy of the file at once, so workers
-left behind by a `kill -9` do not keep the run from being resumed.
-"""
+"""Every file the project writes goes through here: whole or not at all (a temporary
+`<name>.tmp`, flushed to disk, then renamed over the target), and never over something it
+should not replace. `run_lock` keeps a second process out of a run folder."""
 
 from __future__ import annotations
 
@@ -25,7 +9,7 @@ import shutil
 import sys
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,8 +18,8 @@ from .errors import UserError
 
 @contextmanager
 def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
-    """`with atomic_write(path) as file:` write to `file`; `path` is replaced when the block
-    ends without an error, and left as it was otherwise."""
+    """`with atomic_write(path) as file:` replaces `path` when the block ends without an error;
+    otherwise `path` stays as it was and the temporary file is removed."""
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
     try:
@@ -59,23 +43,18 @@ def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
 
 
 def same_file(source: Path, path: Path) -> None:
-    """`path` becomes a second name of the file `source` (a hard link), in one step like
-    atomic_write. A later atomic_write of either name replaces that name only: the other keeps
-    the bytes. Where the file system has no hard links (FAT, some network shares) `path` gets a
-    copy."""
+    """`path` becomes a second name of `source` in one step, as atomic_write does: a hard link (the
+    bytes are on disk once; a later write of either name replaces that name only), or a copy where
+    the file system has none (FAT, some network shares)."""
     temporary = path.with_name(path.name + ".tmp")
     temporary.unlink(missing_ok=True)
     try:
         os.link(source, temporary)
+        os.replace(temporary, path)
     except OSError:
+        temporary.unlink(missing_ok=True)
         with atomic_write(path, binary=True) as file, open(source, "rb") as original:
             shutil.copyfileobj(original, file)
-        return
-    try:
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -91,7 +70,8 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 def check_output(
     path: Path, kind: str, is_previous: Callable[[Path], bool], source: Path | None = None
 ) -> Path:
-    """`path` if writing a `kind` there replaces nothing but an earlier one (see the module's doc)."""
+    """`path` (an --output) if writing a `kind` there replaces nothing but an earlier one: not a
+    link, a folder, a special file, a checkpoint (`source`) or a file this project did not write."""
     odd = not_a_file(path)
     if odd:
         raise UserError(
@@ -110,8 +90,7 @@ def check_output(
 
 
 def not_a_file(path: Path) -> str | None:
-    """What makes `path` no place to write a file at (a symbolic link, a folder, a device or a
-    pipe), or None: nothing there yet, or a regular file."""
+    """What makes `path` no place to write a file, or None (nothing there yet, a regular file)."""
     if path.is_symlink():
         return "a symbolic link, which is not followed"
     if path.is_dir():
@@ -121,48 +100,27 @@ def not_a_file(path: Path) -> str | None:
     return None
 
 
-class RunLock:
-    """`with RunLock(run_dir):` while training in a run folder (`active=False`: a no-op, for
-    torchrun's other ranks). A second process is refused with the holder's process id, which
-    the lock file keeps."""
-
-    def __init__(self, run_dir: Path, active: bool = True):
-        self.path = run_dir / "train.lock"
-        self.active = active
-        self.file: IO[str] | None = None
-
-    def __enter__(self) -> RunLock:
-        if not self.active:
-            return self
-        file = open(self.path, "a+", encoding="utf-8")  # held until __exit__
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """`with run_lock(run_dir):` while training in a run folder. The OS lock ends with the process,
+    however it ends; a second process is refused with the holder's process id."""
+    with open(run_dir / "train.lock", "a+", encoding="utf-8") as file:  # closing it releases the lock
         try:
             lock(file)
         except OSError:
-            holder = read_holder(file) or "another process"
-            file.close()
+            holder = "another process"
+            with suppress(OSError):  # Windows keeps a locked file from being read
+                file.seek(0)
+                holder = file.read().strip() or holder
             raise UserError(
-                f"{self.path.parent} is in use: process {holder} is training in it (wait for it to end, "
-                "or stop it first)"
+                f"{run_dir} is in use: process {holder} is training in it (wait for it to end, or stop "
+                "it first)"
             ) from None
         file.seek(0)
         file.truncate()
         file.write(f"{os.getpid()}\n")
         file.flush()
-        self.file = file
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.file is not None:
-            self.file.close()  # closing releases the lock (so does the process ending)
-            self.file = None
-
-
-def read_holder(file: IO[str]) -> str:
-    try:
-        file.seek(0)
-        return file.read().strip()
-    except OSError:  # Windows keeps a locked file from being read
-        return ""
+        yield
 
 
 if sys.platform == "win32":
@@ -182,9 +140,8 @@ else:
         LOCKED.add(file)
 
     def close_locked_in_child() -> None:
-        """In a forked child (a DataLoader worker): close its copies of the locked files. An
-        flock belongs to the open file, which a fork shares: without this, the lock would last
-        until the last child holding a copy ended, not with the process that took it."""
+        """A forked child (a DataLoader worker) closes its copies of the locked files: an flock
+        belongs to the open file, so a worker left by a `kill -9` would keep the run locked."""
         for file in list(LOCKED):
             file.close()
         LOCKED.clear()

@@ -1,5 +1,5 @@
-"""One run's folder, runs/<run>/: where it goes, what resume may change, and what is written
-when training ends."""
+"""One run's folder, runs/<run>/: where it goes, what it refuses before any training, and what
+is written as training starts, after each epoch and when it ends."""
 
 from __future__ import annotations
 
@@ -7,58 +7,33 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import plots
-from .checkpoint import finished, load_checkpoint, read_torch_file, resolve_checkpoint
-from .config import Config, config_from_dict, load_config, to_dict, to_yaml
+from .checkpoint import load_checkpoint, read_torch_file
+from .config import Config, to_yaml
 from .errors import Diverged, UserError
 from .evaluate import show_test_result, test_weights
 from .files import not_a_file, write_text
 from .finetune import count_parameters
 from .loaders import DataBundle, samples_in
 from .metrics_csv import CSVTracker
-from .project import FRAMEWORK
 from .tracker import open_tracker
 
 # Called after each epoch with the epochs done and the validation accuracy (a sweep reports it to
 # its study, sweep.py); True ends the run there, as early stopping does (a pruned trial).
 EpochHook = Callable[[int, float], bool]
 
-# What a resumed run cannot change: its data, its model and its optimizer stay those of its
-# checkpoints (the optimizer's state, learning rates included, is restored from them).
-FIXED_ON_RESUME = (
-    "model",
-    "optim",
-    "finetune.backbone_lr_scale",
-    "data.name",
-    "data.classes",
-    "data.train_size",
-    "data.image_size",
-    "data.split_seed",
-    "data.val_fraction",
-    "data.test_fraction",
-)
-
-
 # The files training writes into a run folder (each through a temporary <name>.tmp beside it).
-RUN_FILES = (
-    "config.yaml",
-    "metrics.csv",
-    "summary.json",
-    "checkpoints/best.pt",
-    "checkpoints/last.pt",
-    "plots/curves.png",
-    "plots/confusion_matrix.png",
-    "plots/samples.png",
-)
+RUN_FILES = ("config.yaml", "metrics.csv", "summary.json", "checkpoints/best.pt", "checkpoints/last.pt")
+RUN_FILES += ("plots/curves.png", "plots/confusion_matrix.png", "plots/samples.png")
 
 
 def check_run_dir(cfg: Config) -> None:
+    """A new run's run_name: a folder name, not taken by a run that has started."""
     if not cfg.run_name:
         return
     if cfg.run_name in (".", "..") or any(sep in cfg.run_name for sep in "/\\"):
@@ -71,7 +46,7 @@ def check_run_dir(cfg: Config) -> None:
 
 def check_run_files(run_dir: Path) -> None:
     """Refuse before any training what would stop it at a checkpoint or at its end: a folder, a
-    link or a special file where the run writes one of its files (files.not_a_file)."""
+    link or a special file where the run writes one of its files."""
     for name in RUN_FILES:
         for path in (run_dir / name, run_dir / f"{name}.tmp"):
             odd = not_a_file(path)
@@ -86,118 +61,6 @@ def unstarted(run_dir: Path) -> bool:
     start-up or its first epoch, a full disk): nothing in it to keep, so it is started over."""
     made_by_a_run = (run_dir / "config.yaml").is_file() or (run_dir / "checkpoints").is_dir()
     return run_dir.is_dir() and made_by_a_run and not any((run_dir / "checkpoints").glob("*.pt"))
-
-
-def open_resume(
-    resume: str, overrides: list[str] | None
-) -> tuple[Path, Path | None, dict[str, Any] | None, Config]:
-    """For `resume=...`: the run folder, its last checkpoint, that checkpoint and the config.
-
-    The run folder is where the checkpoint lies (runs/<run>/checkpoints/last.pt), so a copied
-    or moved run continues where it is now. The config is the run's own, with the overrides on
-    top; overrides that would change the data or the model are refused. A finished run is
-    refused unless the overrides ask for more epochs. A run folder without a checkpoint yet is
-    started over with its config (no checkpoint and no state then).
-    """
-    folder = Path(resume)
-    if unstarted(folder) and (folder / "config.yaml").is_file():
-        cfg = replace(load_config(folder / "config.yaml", overrides), resume=None)
-        check_run_files(folder)
-        print(f"{folder} has no checkpoint yet (its attempt ended before the first one): starting it over")
-        return folder, None, None, cfg
-    checkpoint = resolve_checkpoint(resume, prefer="last")
-    if checkpoint.parent.name != "checkpoints":
-        raise UserError(
-            f"resume takes a run folder (runs/<run>) or a checkpoint in its checkpoints/: {checkpoint}"
-        )
-    state = load_checkpoint(checkpoint)
-    kind = "lightning" if "loops" in state else "pytorch"
-    if kind != FRAMEWORK:
-        raise UserError(
-            f"{checkpoint} was trained in the {kind} style and this project trains in the {FRAMEWORK} "
-            "style: resume it there, or start from its weights with `finetune`"
-        )
-    saved = config_from_dict(state["config"])
-    cfg = replace(config_from_dict(state["config"], overrides), resume=None)
-    before, after = to_dict(saved), to_dict(cfg)
-    changed = [key for key in FIXED_ON_RESUME if pick(before, key) != pick(after, key)]
-    if changed:
-        raise UserError(
-            f"resume continues {checkpoint.parent.parent} as it was: {', '.join(changed)} cannot change "
-            "(start a new run, or `finetune` from this one)"
-        )
-    if cfg.optim.scheduler == "cosine" and cfg.epochs != saved.epochs:
-        raise UserError("epochs cannot change on resume with optim.scheduler=cosine (its length is fixed)")
-    run_dir = checkpoint.parent.parent
-    if finished(run_dir, state) and cfg.epochs <= saved.epochs:
-        raise UserError(
-            f"{run_dir} is finished ({state['epoch']} of {saved.epochs} epochs, summary.json written): "
-            f"nothing changed; to train on, resume with epochs=N above {saved.epochs}"
-        )
-    check_run_files(run_dir)
-    return run_dir, checkpoint, state, cfg
-
-
-def pick(values: dict[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        values = values[part]
-    return values
-
-
-def stopped_early(cfg: Config, epochs_done: int, best_epoch: int) -> bool:
-    """The early-stopping rule both styles share: `early_stopping` epochs without a better
-    validation accuracy than the best epoch's."""
-    if cfg.early_stopping and epochs_done - best_epoch >= cfg.early_stopping:
-        print(f"early stop: no better validation accuracy for {cfg.early_stopping} epochs")
-        return True
-    return False
-
-
-def check_finite(value: float, epoch: int, run_dir: Path, what: str = "training loss") -> None:
-    """Stop before a NaN or infinite loss reaches a checkpoint: the last one written stays the
-    last good one. (The validation loss is checked too: it sees the weights after the last step.)"""
-    if not math.isfinite(value):
-        raise Diverged(f"the {what} became {value} in epoch {epoch + 1}: stopped; {last_good_state(run_dir)}")
-
-
-def last_good_state(run_dir: Path) -> str:
-    """What a diverged run leaves to go on from, as its checkpoints/ holds it now."""
-    advice = "train again with a lower optim.lr, or check the data"
-    last = run_dir / "checkpoints" / "last.pt"
-    if not last.is_file():
-        return f"no checkpoint was written yet, so there is nothing to resume: {advice}"
-    try:
-        state = read_torch_file(last)
-        epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
-    except (UserError, KeyError, TypeError, ValueError):  # damaged: still the last one written
-        return f"{last} is the last checkpoint written: {advice}"
-    when = f"at batch {batch} of epoch {epoch + 1}" if batch else f"after epoch {epoch}"
-    return f"{last} keeps the last good state, {when}: {advice} (resume keeps optim.lr)"
-
-
-def log_epoch(
-    tracker: CSVTracker, epochs: int, epoch: int, step: int, metrics: dict[str, float], show: Callable = print
-) -> None:
-    """An epoch's row of metrics.csv (and the tracker's), and its line on the terminal (`show`).
-    `metrics`: the epoch's train_ and val_ loss and accuracy, lr, seconds and the images seen."""
-    speed = metrics["seen"] / metrics["seconds"]
-    row = {
-        key: round(metrics[key], 6) for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
-    }
-    tracker.log(
-        {
-            "epoch": epoch,
-            "step": step,
-            **row,
-            "lr": metrics["lr"],
-            "epoch_seconds": round(metrics["seconds"], 4),
-            "samples_per_second": round(speed, 1),
-        }
-    )
-    show(
-        f"epoch {epoch}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}  "
-        f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f}  {speed:,.0f} samples/s"
-    )
 
 
 def make_run_dir(cfg: Config) -> Path:
@@ -218,13 +81,58 @@ def make_run_dir(cfg: Config) -> Path:
 def start_run(
     run_dir: Path, cfg: Config, model: torch.nn.Module, device: torch.device, resume_epoch: int | None
 ) -> CSVTracker:
-    """As training starts: the run's config.yaml, its tracker (with metrics.csv up to
-    `resume_epoch` on resume), and the line that says what trains where."""
+    """config.yaml, the tracker (metrics.csv up to `resume_epoch` on resume), and what trains where."""
     write_text(run_dir / "config.yaml", to_yaml(cfg))
     tracker = open_tracker(run_dir, cfg, resume_epoch)
     trainable, total = count_parameters(model)
     print(f"model {cfg.model.name}: {total:,} parameters ({trainable:,} trainable) on {device}")
     return tracker
+
+
+def stopped_early(cfg: Config, epochs_done: int, best_epoch: int) -> bool:
+    """`early_stopping` epochs without a better validation accuracy than the best epoch's."""
+    if cfg.early_stopping and epochs_done - best_epoch >= cfg.early_stopping:
+        print(f"early stop: no better validation accuracy for {cfg.early_stopping} epochs")
+        return True
+    return False
+
+
+def check_finite(value: float, epoch: int, run_dir: Path, what: str = "training loss") -> None:
+    """Stop before a NaN or infinite loss reaches a checkpoint: the last one written stays the
+    last good one."""
+    if not math.isfinite(value):
+        raise Diverged(f"the {what} became {value} in epoch {epoch + 1}: stopped; {last_good_state(run_dir)}")
+
+
+def last_good_state(run_dir: Path) -> str:
+    """What a diverged run leaves to go on from."""
+    advice = "train again with a lower optim.lr, or check the data"
+    last = run_dir / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return f"no checkpoint was written yet, so there is nothing to resume: {advice}"
+    try:
+        state = read_torch_file(last)
+        epoch, batch = int(state["epoch"]), int(state.get("batch", 0))
+    except (UserError, KeyError, TypeError, ValueError):  # damaged: still the last one written
+        return f"{last} is the last checkpoint written: {advice}"
+    when = f"at batch {batch} of epoch {epoch + 1}" if batch else f"after epoch {epoch}"
+    return f"{last} keeps the last good state, {when}: {advice} (resume keeps optim.lr)"
+
+
+def log_epoch(
+    tracker: CSVTracker, epochs: int, epoch: int, step: int, metrics: dict[str, float], show: Callable = print
+) -> None:
+    """An epoch's row of metrics.csv (and the tracker's), and its line on the terminal (`show`).
+    `metrics`: the epoch's train_ and val_ loss and accuracy, lr, seconds and the images seen."""
+    speed = metrics["seen"] / metrics["seconds"]
+    losses = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+    row = {key: round(metrics[key], 6) for key in losses}
+    timing = {"epoch_seconds": round(metrics["seconds"], 4), "samples_per_second": round(speed, 1)}
+    tracker.log({"epoch": epoch, "step": step, **row, "lr": metrics["lr"], **timing})
+    show(
+        f"epoch {epoch}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.3f}  "
+        f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.3f}  {speed:,.0f} samples/s"
+    )
 
 
 def finish(
@@ -241,21 +149,18 @@ def finish(
     `per_class`: print the per-class table too (a sweep's trials leave it to the sweep)."""
     best = load_checkpoint(run_dir, prefer="best")
     result = test_weights(best["model"], cfg, data)
-    test_loss, test_accuracy = result.loss, result.accuracy
-
     history = {key: tracker.history(key) for key in tracker.rows[0]} if tracker.rows else {}
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
     (run_dir / "plots").mkdir(exist_ok=True)
     if history:
         plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
     figures = show_test_result(result, data, run_dir, f"{title}, best epoch {best['epoch']}", table=per_class)
-
     epochs_done = len(tracker.rows)
     samples = samples_in(data.train) * epochs_done
     summary = {
         "run": run_dir.name,
-        "test_accuracy": round(test_accuracy, 6),
-        "test_loss": round(test_loss, 6),
+        "test_accuracy": round(result.accuracy, 6),
+        "test_loss": round(result.loss, 6),
         "best_val_accuracy": round(best_val_accuracy, 6),
         "best_epoch": best["epoch"],
         "epochs": epochs_done,
@@ -272,5 +177,5 @@ def finish(
     }
     write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     tracker.close(summary)
-    print(f"test accuracy {test_accuracy:.4f} (best epoch {best['epoch']}); run files in {run_dir}")
+    print(f"test accuracy {result.accuracy:.4f} (best epoch {best['epoch']}); run files in {run_dir}")
     return summary
