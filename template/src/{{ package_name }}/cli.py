@@ -1,21 +1,8 @@
 """The command line: train | evaluate | finetune | predict | export | runs | doctor, and the
-commands of the project's extras (project.EXTRA_COMMANDS).
+commands of the project's extras (project.EXTRA_COMMANDS). `--help` says how each is called.
 
-    python -m <package> train [--config configs/train.yaml] [key=value ...]
-    python -m <package> train resume=runs/<run> [epochs=20]
-    python -m <package> finetune runs/<run>|pretrained|weights.pth [--config FILE] [key=value ...]
-    python -m <package> evaluate runs/<run>
-    python -m <package> predict runs/<run> image.png folder/ [--top-k 3] [--output predictions.csv]
-    python -m <package> export runs/<run> [--output model.safetensors]  (default: best.safetensors)
-                        [--format ...]  (an extra's formats: project.EXPORT_FORMATS)
-    python -m <package> runs [folder]   (the runs in runs/ or folder, newest first)
-    python -m <package> doctor
-
-A mistake (a bad key or value, a missing file, a wrong checkpoint) is one line on stderr and
-exit code 2; nothing is overwritten. errors.py lists the other exit codes (3: the loss diverged,
-75: stopped by a signal after a checkpoint, to be resumed).
-
-Under torchrun every rank runs this same command line (distributed.py).
+A mistake is one line on stderr and exit code 2, and overwrites nothing; errors.py lists the
+other exit codes. Under torchrun every rank runs this same command line.
 """
 
 from __future__ import annotations
@@ -40,12 +27,10 @@ from .errors import (
     UserError,
     describe_os_error,
 )
-from .project import BACKENDS, EXPORT_FORMATS, EXTRA_COMMANDS, PACKAGE, PROJECT_NAME
+from .project import BACKENDS, EXPORT_FORMATS, EXTRA_COMMANDS, PACKAGE, PROJECT_NAME, TORCH_BACKEND
 
-DEFAULT_CONFIGS = {
-    "train": Path("configs/train.yaml"),
-    "finetune": Path("configs/finetune.yaml"),
-}
+DEFAULT_CONFIGS = {"train": Path("configs/train.yaml"), "finetune": Path("configs/finetune.yaml")}
+CHECKPOINT = "a run folder (its best.pt) or a .pt file"
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,54 +47,36 @@ def build_parser() -> Parser:
     train = commands.add_parser("train", help="train a model (or resume=runs/<run> to continue one)")
     train.add_argument("--config", type=Path, help="YAML config (default: configs/train.yaml)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. optim.lr=0.05 epochs=20")
-
     finetune = commands.add_parser("finetune", help="train starting from a checkpoint's weights")
-    finetune.add_argument(
-        "checkpoint", help="a run folder (its best.pt), a .pt file, `pretrained` or a torchvision .pth file"
-    )
+    finetune.add_argument("checkpoint", help=f"{CHECKPOINT}, `pretrained` or a torchvision .pth file")
     finetune.add_argument("--config", type=Path, help="YAML config (default: configs/finetune.yaml)")
     finetune.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. data.classes=[5,6,7,8,9]")
-
     evaluate = commands.add_parser("evaluate", help="test accuracy of a checkpoint")
-    evaluate.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    evaluate.add_argument("checkpoint", help=CHECKPOINT)
     evaluate.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. device=cpu")
-
     predict = commands.add_parser("predict", help="classify image files; writes a CSV")
-    predict.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    predict.add_argument("checkpoint", help=CHECKPOINT)
     predict.add_argument("inputs", nargs="+", help="image files (.png, .jpg) or folders of them")
     predict.add_argument("--top-k", type=int, default=3, help="classes per image (default: 3)")
     predict.add_argument("--output", type=Path, default=Path("predictions.csv"), help="CSV to write")
-
-    export = commands.add_parser(
-        "export", help=f"write a checkpoint's model as {' or '.join(EXPORT_FORMATS)}"
-    )
-    export.add_argument("checkpoint", help="a run folder (its best.pt) or a .pt file")
+    export = commands.add_parser("export", help="write a checkpoint's model for sharing and serving")
+    export.add_argument("checkpoint", help=CHECKPOINT)
     export.add_argument("--output", type=Path, help="default: beside the checkpoint, as .safetensors")
     export.set_defaults(format="safetensors")
-    if len(EXPORT_FORMATS) > 1:  # an extra's formats (deploy's): see project.EXPORT_FORMATS
-        formats = ", ".join(EXPORT_FORMATS)
-        export.add_argument(
-            "--format",
-            choices=EXPORT_FORMATS,
-            default="safetensors",
-            help=f"{formats} (default: safetensors); any but safetensors: --output is a folder",
-        )
-
+    if len(EXPORT_FORMATS) > 1:  # an extra's formats (deploy's)
+        export.add_argument("--format", choices=EXPORT_FORMATS, help="default: %(default)s; others: a folder")
     runs = commands.add_parser("runs", help="list past runs with their key figures, newest first")
     runs.add_argument("folder", nargs="?", type=Path, default=Path("runs"), help="default: runs")
-
     doctor = commands.add_parser("doctor", help="check the torch build against the hardware")
-    doctor.add_argument("--backend", choices=BACKENDS, help="check for this backend, not the rendered one")
-
-    for extra in extra_commands().values():
-        extra.add_parser(commands)
+    doctor.add_argument("--backend", choices=BACKENDS, default=TORCH_BACKEND, help="default: %(default)s")
+    for name in EXTRA_COMMANDS.values():
+        module(name).add_parser(commands)
     return parser
 
 
-def extra_commands() -> dict[str, ModuleType]:
-    """The commands the project's extras add, each with the module that holds its parser and
-    what it runs (`add_parser`, `run`): project.EXTRA_COMMANDS, written when it was rendered."""
-    return {command: import_module(f".{module}", __package__) for command, module in EXTRA_COMMANDS.items()}
+def module(name: str) -> ModuleType:
+    """A module of this package, by the name project.EXTRA_COMMANDS or EXPORT_FORMATS gives."""
+    return import_module(f".{name}", __package__)
 
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
@@ -127,8 +94,7 @@ def program() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # First of all, so that a scheduler's signal during start-up also ends in exit code 75
-    # (signals.py says what a signal in a run folder leaves).
+    # First of all, so that a scheduler's signal during start-up also ends in exit code 75.
     previous = {number: signal.signal(number, stop_now) for number in STOP_SIGNALS}
     try:
         return run(build_parser().parse_args(argv))
@@ -141,11 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     except StoppedOutsideTraining as error:
         return say(error.message, error.code)
     except ModuleNotFoundError as error:  # e.g. a tracker added by `copier update`, not installed yet
-        return say(
-            f"error: the module '{error.name}' is not installed here: run `python bootstrap.py` again "
-            "(pyproject.toml lists what the project needs)",
-            EXIT_USER_ERROR,
-        )
+        missing = f"the module '{error.name}' is not installed here: run `python bootstrap.py` again"
+        return say(f"error: {missing} (pyproject.toml lists what the project needs)", EXIT_USER_ERROR)
     except OSError as error:  # a full disk, a read-only folder, a path through a file, a name too long
         message, code = describe_os_error(error)
         return say(f"error: {message}", code)
@@ -169,45 +132,29 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "doctor":
         from .doctor import report
 
-        return report(args.backend) if args.backend else report()
-
+        return report(args.backend)
     if args.command in ("train", "finetune"):
         from .config import load_config
 
-        config_file = args.config or existing(DEFAULT_CONFIGS[args.command])
-        cfg = load_config(config_file, args.overrides)
+        cfg = load_config(args.config or existing(DEFAULT_CONFIGS[args.command]), args.overrides)
         if args.command == "finetune":
             cfg = replace(cfg, finetune=replace(cfg.finetune, checkpoint=args.checkpoint))
         from .train import fit  # after the config is checked: a mistake answers before Lightning loads
 
         fit(cfg, args.overrides)
-        return 0
-
-    if args.command == "evaluate":
+    elif args.command == "evaluate":
         from .evaluate import evaluate_checkpoint
 
         evaluate_checkpoint(args.checkpoint, args.overrides)
-        return 0
-
-    if args.command == "predict":
-        from .predict import check_csv_output, format_predictions, predict, write_csv
-
-        if args.top_k < 1:
-            raise UserError(f"--top-k must be at least 1 (got {args.top_k})")
-        check_csv_output(args.output)  # before any work
-        rows = predict(args.checkpoint, args.inputs, args.top_k)
-        path = write_csv(rows, args.output)
-        print(format_predictions(rows, path))
-        print(f"wrote {len(rows)} predictions to {path}")
-        return 0
-    if args.command == "export":  # the module that writes the format: project.EXPORT_FORMATS
-        return import_module(f".{EXPORT_FORMATS[args.format]}", __package__).run(args)
-    if args.command == "runs":
+    elif args.command == "runs":
         from .runs_table import show_runs
 
         show_runs(args.folder)
-        return 0
-    return extra_commands()[args.command].run(args)
+    elif args.command == "export":  # the module that writes the format
+        return module(EXPORT_FORMATS[args.format]).run(args)
+    else:  # predict, or an extra's command
+        return module(EXTRA_COMMANDS.get(args.command, args.command)).run(args)
+    return 0
 
 
 def existing(path: Path) -> Path | None:

@@ -1,22 +1,13 @@
 """Fine-tuning: start from trained weights, give the model a new head, freeze the backbone first.
 
-The weights come from one of:
-
-- a run of this project (`finetune runs/<run>`, or a checkpoint file): the architecture is the
-  checkpoint's; the head is replaced when the classes differ;
-- `pretrained`: torchvision's ImageNet weights for the model (resnet and vit), downloaded once
-  into torch's cache (`~/.cache/torch/hub/checkpoints/`);
-- a torchvision weights file (`.pth`), for machines without internet: the file `pretrained`
-  would download, fetched elsewhere.
-
-Keys that are missing or unexpected are reported; a weight whose shape does not fit the model
-is an error, never skipped.
+The weights come from a run of this project (`finetune runs/<run>` or a checkpoint file), from
+torchvision (`finetune pretrained`, or the `.pth` file it downloads: pretrained.py). A weight
+whose shape does not fit the model is an error, never skipped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, cast
 
 import torch
@@ -28,15 +19,12 @@ from .errors import UserError
 from .loaders import DataBundle
 from .model import build_model
 from .model_config import ModelConfig
-from .pretrained import backbone_weights, download_weights
-
-PRETRAINED = "pretrained"
+from .pretrained import backbone_weights
 
 
 @dataclass(frozen=True)
 class Source:
-    """What `finetune.checkpoint` names, read once (read_source): torchvision's weights, or a
-    checkpoint of a run of this project."""
+    """What `finetune.checkpoint` names, read once: torchvision's weights or a run's checkpoint."""
 
     name: str
     weights: dict[str, torch.Tensor] | None = None  # torchvision's; None: downloaded when needed
@@ -44,22 +32,26 @@ class Source:
 
     @property
     def preprocessing(self) -> dict[str, Any] | None:
-        """How the source's run prepared images (its backbone sees them so again); None for
-        torchvision's weights."""
+        """How the source's run prepared images (None for torchvision's weights)."""
         return self.checkpoint["preprocessing"] if self.checkpoint else None
 
 
 def read_source(cfg: Config) -> tuple[Config, Source]:
-    """The weights to start from, read once, and the config to fine-tune with: a run's
-    checkpoint brings its model settings, since its weights fit only those."""
+    """The weights to start from, and the config to fine-tune with: a run's checkpoint brings its
+    model settings, the only ones its weights fit."""
     name = cfg.finetune.checkpoint
     assert name is not None
-    if name == PRETRAINED:
+    if name == "pretrained":
         return cfg, Source(name)
     file = resolve_checkpoint(name, prefer="best")
-    state = read_torch_file(check_not_an_export(file))
-    if is_plain_state_dict(state):  # a torchvision weights file, not a checkpoint of ours
-        return cfg, Source(name, weights=state)
+    if file.suffix == ".safetensors":  # written by `export`, without what training needs
+        raise UserError(
+            f"{file} is an exported weights file, for serving: fine-tune from the run it was exported "
+            "from (finetune runs/<run>, or its checkpoints/best.pt)"
+        )
+    state = read_torch_file(file)
+    if "format_version" not in state and all(isinstance(v, torch.Tensor) for v in state.values()):
+        return cfg, Source(name, weights=state)  # bare weights: a torchvision weights file
     check_checkpoint(state, file)
     saved = ModelConfig(**state["config"]["model"])
     if cfg.model != saved:
@@ -71,8 +63,11 @@ def load_pretrained(cfg: Config, data: DataBundle, source: Source) -> nn.Module:
     """The model `cfg` describes, with the source's weights and a head for `data.classes`."""
     state = source.checkpoint
     if state is None:
-        weights = download_weights(cfg.model) if source.weights is None else source.weights
-        return from_torchvision(cfg, data, weights)
+        model = build_model(cfg.model, data.input_shape, len(data.classes))
+        weights = backbone_weights(cfg.model, data.input_shape, source.weights)
+        load_weights(model, weights, source.name, new_head=True)
+        print(f"new head: {len(data.classes)} classes, on torchvision's {cfg.model.name} backbone")
+        return model
     model = build_model(cfg.model, data.input_shape, len(state["classes"]))
     load_weights(model, state["model"], source.name)
     if state["classes"] != data.classes:
@@ -81,32 +76,7 @@ def load_pretrained(cfg: Config, data: DataBundle, source: Source) -> nn.Module:
     return model
 
 
-def from_torchvision(cfg: Config, data: DataBundle, state: dict[str, Any]) -> nn.Module:
-    """A model for `data` whose backbone holds torchvision's weights; its head is new."""
-    model = build_model(cfg.model, data.input_shape, len(data.classes))
-    weights = backbone_weights(state, cfg.model, data.input_shape)
-    load_weights(model, weights, cfg.finetune.checkpoint, new_head=True)
-    print(f"new head: {len(data.classes)} classes, on torchvision's {cfg.model.name} backbone")
-    return model
-
-
-def check_not_an_export(path: Path) -> Path:
-    """`export` writes weights for serving, without what training needs to go on from them."""
-    if path.suffix == ".safetensors":
-        raise UserError(
-            f"{path} is an exported weights file, for serving: fine-tune from the run it was exported "
-            "from (finetune runs/<run>, or its checkpoints/best.pt)"
-        )
-    return path
-
-
-def is_plain_state_dict(state: dict[str, Any]) -> bool:
-    return "format_version" not in state and all(isinstance(v, torch.Tensor) for v in state.values())
-
-
-def load_weights(
-    model: nn.Module, weights: dict[str, torch.Tensor], source: Any, new_head: bool = False
-) -> None:
+def load_weights(model: nn.Module, weights: dict[str, Any], source: str, new_head: bool = False) -> None:
     """Load what fits, report what is missing or left over, refuse shapes that differ."""
     own = model.state_dict()
     mismatched = [
@@ -130,23 +100,18 @@ def replace_head(model: nn.Module, num_classes: int) -> None:
 
 
 def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
-    for parameter in model.get_submodule("backbone").parameters():
-        parameter.requires_grad_(trainable)
+    model.get_submodule("backbone").requires_grad_(trainable)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, total
+    parameters = list(model.parameters())
+    return sum(p.numel() for p in parameters if p.requires_grad), sum(p.numel() for p in parameters)
 
 
 def freeze_for_epoch(model: nn.Module, cfg: Config, epoch: int) -> None:
-    """Freeze the backbone for the first `finetune.freeze_epochs` epochs (0-based `epoch`).
-
-    Call it after `model.train()`: a frozen backbone also goes to eval mode, so that its batch
-    norm statistics stay those of the weights it started from.
-    """
+    """The backbone frozen for the first `finetune.freeze_epochs` epochs (0-based `epoch`); call
+    it after `model.train()`: a frozen backbone goes to eval mode, so its batch norm stays put."""
     if not cfg.finetune.freeze_epochs:
         return
     frozen = epoch < cfg.finetune.freeze_epochs

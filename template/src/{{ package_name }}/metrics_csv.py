@@ -1,5 +1,5 @@
-"""Where the metrics go: `metrics.csv` in the run folder, one row per epoch, whatever the
-tracker; the chosen tracker (tracker.py) writes the same rows to its own store as well."""
+"""`metrics.csv` in the run folder, one row per epoch, whatever the tracker; the chosen tracker
+(tracker.py) writes the same rows to its own store as well."""
 
 from __future__ import annotations
 
@@ -12,12 +12,8 @@ from .files import write_text
 
 
 class CSVTracker:
-    """Writes `metrics.csv` after each epoch, whole and atomically (files.py): a full disk or a
-    kill mid-write leaves the previous epoch's file.
-
-    On resume it keeps the rows up to the epoch the checkpoint holds and drops any later rows
-    from the interrupted attempt, so the file tells one consistent story.
-    """
+    """Writes `metrics.csv` whole and atomically after each epoch (files.py). On resume it keeps
+    the rows up to the checkpoint's epoch and drops the later ones of the interrupted attempt."""
 
     logger: Any = False  # a tracker with a Lightning logger hands it to the Trainer here
 
@@ -25,7 +21,9 @@ class CSVTracker:
         self.path = Path(path)
         self.rows: list[dict[str, Any]] = []
         if resume_epoch is not None and self.path.exists():
-            if not is_utf8(self.path):  # saved over in another encoding, say: kept, not overwritten
+            try:
+                self.path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:  # saved over in another encoding, say: kept, not overwritten
                 kept = set_aside(self.path)
                 print(f"{self.path} is not UTF-8 text: kept as {kept.name}; a new metrics.csv begins")
             self.rows = readable_rows(self.path, resume_epoch)
@@ -50,14 +48,6 @@ class CSVTracker:
         """The run is over: trackers with a store of their own record its final figures."""
 
 
-def is_utf8(path: Path) -> bool:
-    try:
-        path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def set_aside(path: Path) -> Path:
     """Move `path` to a free name beside it (metrics.unreadable.csv, then -2, -3...)."""
     kept, n = path.with_name(f"{path.stem}.unreadable{path.suffix}"), 2
@@ -67,8 +57,8 @@ def set_aside(path: Path) -> Path:
 
 
 def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
-    """The rows of epochs up to `up_to_epoch`; rows that are cut short or edited beyond reading
-    are left out (the checkpoint, not this file, is what a resumed run continues from)."""
+    """The whole rows (every value a number) of epochs up to `up_to_epoch`: a row cut short or
+    edited beyond reading is left out (a resumed run continues from its checkpoint, not this file)."""
     try:
         with open(path, newline="", encoding="utf-8") as file:
             rows = list(csv.DictReader(file))
@@ -79,10 +69,8 @@ def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
 
 
 def is_number(value: str | None) -> bool:
-    """A value of a whole row: every column of metrics.csv is a number (a row cut short at a
-    comma ends in an empty one)."""
     try:
-        float(value or "")
+        float(value or "")  # a row cut short at a comma ends in an empty value
     except ValueError:
         return False
     return True

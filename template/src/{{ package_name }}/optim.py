@@ -9,21 +9,16 @@ from .config import Config
 
 
 def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
-    """Two parameter groups: the backbone at lr * backbone_lr_scale, the head at lr (one group
-    when the scale is 1: one pass of the optimizer's update over all the weights, not two)."""
-    backbone = list(model.get_submodule("backbone").parameters())
-    head = list(model.get_submodule("head").parameters())
-    groups = [
-        {"params": backbone, "lr": cfg.optim.lr * cfg.finetune.backbone_lr_scale},
-        {"params": head, "lr": cfg.optim.lr},
-    ]
-    if cfg.finetune.backbone_lr_scale == 1:
-        groups = [{"params": backbone + head, "lr": cfg.optim.lr}]
+    """The backbone at lr * finetune.backbone_lr_scale, the head at lr: two parameter groups, or
+    one when the scale is 1 (one pass of the optimizer's update over all the weights, not two)."""
+    lr, scale = cfg.optim.lr, cfg.finetune.backbone_lr_scale
+    backbone, head = (list(model.get_submodule(name).parameters()) for name in ("backbone", "head"))
+    groups = [{"params": backbone, "lr": lr * scale}, {"params": head, "lr": lr}]
+    if scale == 1:
+        groups = [{"params": backbone + head, "lr": lr}]
     if cfg.optim.name == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    return torch.optim.SGD(
-        groups, lr=cfg.optim.lr, momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay
-    )
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=cfg.optim.weight_decay)
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.optim.momentum, weight_decay=cfg.optim.weight_decay)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: Config) -> torch.optim.lr_scheduler.LRScheduler:

@@ -13,6 +13,7 @@ matplotlib.use("Agg")  # files only: no window, works on servers and in CI
 import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import MaxNLocator
+from torch import Tensor
 
 from .files import atomic_write
 
@@ -20,11 +21,12 @@ if TYPE_CHECKING:
     from .loaders import DataBundle
 
 
-def plot_curves(history: dict[str, list[float]], path: str | Path, title: str) -> None:
+def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None:
     """Loss and accuracy per epoch, train against validation, side by side."""
     epochs = history["epoch"]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        axis.set_title(metric)
         axis.plot(epochs, history[f"train_{metric}"], marker="o", label="train")
         axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
         axis.set_xlabel("epoch")
@@ -32,13 +34,11 @@ def plot_curves(history: dict[str, list[float]], path: str | Path, title: str) -
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)
         axis.legend()
-    loss_axis.set_title("loss")
-    accuracy_axis.set_title("accuracy")
     figure.suptitle(title)
     save(figure, path)
 
 
-def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: str | Path, title: str) -> None:
+def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: Path, title: str) -> None:
     """Test images by true class (rows) and predicted class (columns), counts in the cells
     (a colour scale instead, for more than 30 classes)."""
     n = len(classes)
@@ -65,12 +65,7 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: str
 
 
 def plot_samples(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    predicted: torch.Tensor,
-    data: DataBundle,
-    path: str | Path,
-    title: str,
+    images: Tensor, labels: Tensor, predicted: Tensor, data: DataBundle, path: Path, title: str
 ) -> None:
     """A grid of test images as a person sees them (the normalization undone), each with its
     true and predicted class: green when right, red when wrong."""
@@ -95,7 +90,7 @@ def plot_samples(
     save(figure, path)
 
 
-def save(figure: plt.Figure, path: str | Path) -> None:
+def save(figure: plt.Figure, path: Path) -> None:
     try:
         with atomic_write(path, binary=True) as file:
             figure.savefig(file, format="png", dpi=100)

@@ -1,13 +1,9 @@
-"""`predict`: class probabilities for image files, from a checkpoint alone.
-
-The checkpoint carries the class names and the preprocessing (channels, size, normalization),
-so nothing else is needed: images are decoded with Pillow (torchvision's own decoders are
-deprecated since torchvision 0.29), resized (as loaders.py does: torch's antialiased resize),
-normalized and classified, and the top-k classes go to a CSV file.
-"""
+"""`predict`: the top-k classes of image files, from a checkpoint alone, which holds the class
+names and the preprocessing. Pillow decodes the images; they are resized as loaders.py does."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import sys
@@ -15,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.nn import functional as nnf
 
 from .checkpoint import load_checkpoint, model_with_weights
@@ -24,6 +20,23 @@ from .files import check_output, write_text
 from .model_config import ModelConfig
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+SHOWN = 10  # predictions printed on the terminal; the CSV file has them all
+HEADER = b"file,class_1,probability_1"  # how a predictions file of this project begins
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise UserError(f"--top-k must be at least 1 (got {args.top_k})")
+    check_output(args.output, "predictions .csv", lambda path: path.read_bytes().startswith(HEADER))
+    rows = predict(args.checkpoint, args.inputs, args.top_k)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(args.output, text.getvalue())
+    print(format_predictions(rows, args.output))
+    print(f"wrote {len(rows)} predictions to {args.output}")
+    return 0
 
 
 def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -37,35 +50,19 @@ def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]
 
 
 def find_images(inputs: list[str]) -> dict[Path, bool]:
-    """Image files given directly (True), or found (recursively) in the folders given (False);
-    each file once, however often it is given."""
-    files: dict[Path, bool] = {}
+    """Each image once, in order: True for a file named, False for one found in a folder named."""
+    found: dict[Path, tuple[Path, bool]] = {}  # by resolved path: the path as given, named?
     for item in map(Path, inputs):
-        if item.is_dir():
-            for path in sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
-                files.setdefault(path, False)
-        elif item.is_file():
-            files[item] = True
-        else:
+        named = item.is_file()
+        if not named and not item.is_dir():
             raise UserError(f"no file or folder at {item}")
-    unique: dict[Path, bool] = {}
-    seen: set[Path] = set()
-    for path, named in files.items():
-        if path.resolve() not in seen:
-            seen.add(path.resolve())
-            unique[path] = named
-    if not unique:
+        paths = [item] if named else sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        for path in paths:
+            given, before = found.get(path.resolve(), (path, False))
+            found[path.resolve()] = (given, before or named)
+    if not found:
         raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {' '.join(inputs)}")
-    return unique
-
-
-def preprocess(path: Path, prep: dict[str, Any]) -> torch.Tensor:
-    try:
-        with Image.open(path) as file:
-            decoded = file.convert("L" if prep["channels"] == 1 else "RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:  # damaged, or huge
-        raise UserError(f"cannot read {path} as an image ({str(error).strip()[:120]})") from None
-    return image_tensor(decoded, prep)
+    return dict(found.values())
 
 
 def image_tensor(decoded: Image.Image, prep: dict[str, Any]) -> torch.Tensor:
@@ -74,46 +71,41 @@ def image_tensor(decoded: Image.Image, prep: dict[str, Any]) -> torch.Tensor:
     image = pixels.view(1, decoded.height, decoded.width, -1).permute(0, 3, 1, 2)  # (1, C, H, W)
     size = list(prep["image_size"])
     image = nnf.interpolate(image, size=size, mode="bilinear", align_corners=False, antialias=True)[0]
-    x = image.float() / 255.0
     mean = torch.tensor(prep["mean"]).view(-1, 1, 1)
     std = torch.tensor(prep["std"]).view(-1, 1, 1)
-    return (x - mean) / std
+    return (image.float() / 255.0 - mean) / std
 
 
 @torch.inference_mode()
-def predict(checkpoint: str | Path, inputs: list[str], top_k: int = 3) -> list[dict[str, Any]]:
+def predict(checkpoint: str | Path, inputs: list[str], top_k: int) -> list[dict[str, Any]]:
     model, state = load_model(checkpoint)
-    classes = state["classes"]
+    prep, classes = state["preprocessing"], state["classes"]
     images: dict[Path, torch.Tensor] = {}
     for path, named in find_images(inputs).items():
         try:
-            images[path] = preprocess(path, state["preprocessing"])
-        except UserError as error:
+            with Image.open(path) as file:
+                decoded = file.convert("L" if prep["channels"] == 1 else "RGB")
+        except (OSError, Image.DecompressionBombError) as error:  # damaged, not an image, or huge
+            problem = f"cannot read {path} as an image ({str(error).strip()[:120]})"
             if named:  # a file asked for by name must be read; one in a folder is skipped, as others are
-                raise
-            print(f"skipped: {error}", file=sys.stderr)
+                raise UserError(problem) from None
+            print(f"skipped: {problem}", file=sys.stderr)
+            continue
+        images[path] = image_tensor(decoded, prep)
     if not images:
         raise UserError(f"none of the images in {' '.join(inputs)} could be read")
-    files = list(images)
-    batch = torch.stack(list(images.values()))
-    probabilities = model(batch).softmax(dim=1)
-    top = probabilities.topk(min(top_k, len(classes)), dim=1)
+    top = model(torch.stack(list(images.values()))).softmax(dim=1).topk(min(top_k, len(classes)), dim=1)
     rows = []
-    for path, values, indices in zip(files, top.values, top.indices, strict=True):
+    for path, values, indices in zip(images, top.values.tolist(), top.indices.tolist(), strict=True):
         row: dict[str, Any] = {"file": str(path)}
-        for rank, (p, i) in enumerate(zip(values.tolist(), indices.tolist(), strict=True), start=1):
-            row[f"class_{rank}"] = classes[i]
-            row[f"probability_{rank}"] = round(p, 6)
+        for rank, (p, i) in enumerate(zip(values, indices, strict=True), start=1):
+            row |= {f"class_{rank}": classes[i], f"probability_{rank}": round(p, 6)}
         rows.append(row)
     return rows
 
 
-SHOWN = 10  # predictions printed on the terminal; the CSV file has them all
-
-
 def format_predictions(rows: list[dict[str, Any]], output: Path) -> str:
-    """The first SHOWN predictions as a table (file, class, confidence), and how many more
-    the CSV file `output` holds."""
+    """The first SHOWN predictions as a table, and how many more the CSV file `output` holds."""
     shown = rows[:SHOWN]
     names = [str(row["class_1"]) for row in shown]
     width, class_width = max(4, *(len(row["file"]) for row in shown)), max(5, *map(len, names))
@@ -123,26 +115,3 @@ def format_predictions(rows: list[dict[str, Any]], output: Path) -> str:
     if len(rows) > SHOWN:
         lines.append(f"... {len(rows) - SHOWN} more in {output}")
     return "\n".join(lines)
-
-
-HEADER = "file,class_1,probability_1"  # how a predictions file of this project begins
-
-
-def check_csv_output(output: Path) -> Path:
-    """A path write_csv may write: new, or an earlier predictions file (files.check_output)."""
-    return check_output(output, "predictions .csv", is_predictions)
-
-
-def is_predictions(path: Path) -> bool:
-    with open(path, "rb") as file:
-        return file.read(len(HEADER)) == HEADER.encode()
-
-
-def write_csv(rows: list[dict[str, Any]], output: str | Path) -> Path:
-    output = check_csv_output(Path(output))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(output, text.getvalue())
-    return output
