@@ -48,6 +48,8 @@ RENAMES = (
     # beside dataset.py and tracker.py the old names did not say which file does what
     ("0.3.0", f"{PACKAGE}/data.py", f"{PACKAGE}/loaders.py"),
     ("0.3.0", f"{PACKAGE}/tracking.py", f"{PACKAGE}/metrics_csv.py"),
+    # it says which torch build is installed and from where, for both doctors (cpu and GPU)
+    ("0.3.0", f"{PACKAGE}/torch_source.py", f"{PACKAGE}/torch_build.py"),
 )
 
 

@@ -25,6 +25,8 @@ from conftest import BIN, ROOT, run
 FROM_RELEASE = ("0.1.0", "3c691bc28088893683d5cd62da57f5e7603c6e06")
 # A commit between 0.2.0 and 0.3.0: run_folder.py has its name, data.py and tracking.py not yet.
 BEFORE_RENAMES = "1f319332e14a3845b1aa6b1dc81a8f183a9e8dc5"
+# A commit with torch_source.py, which became torch_build.py.
+WITH_TORCH_SOURCE = "8eb74526f4ad967567b9f3ed8aa3ffcc8ac1bc48"
 PACKAGE = "digit_lab"
 MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 GIT_ID = ["-c", "user.name=Ada Lovelace", "-c", "user.email=ada@example.org", "-c", "commit.gpgsign=false"]
@@ -289,6 +291,7 @@ def test_an_update_crosses_the_renames_the_template_made_after_the_project():
     olds = [Path(old).name for _, old, _ in rename.crossed(FROM_RELEASE[1])]
     assert olds == ["runs.py", "data.py", "tracking.py"]
     assert [Path(old).name for _, old, _ in rename.crossed(BEFORE_RENAMES)] == ["data.py", "tracking.py"]
+    assert [Path(old).name for _, old, _ in rename.crossed(WITH_TORCH_SOURCE)] == ["torch_source.py"]
     assert rename.crossed("HEAD") == []
 
 
