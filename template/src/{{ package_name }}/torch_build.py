@@ -54,13 +54,14 @@ def unmet_requirements(pyproject: Path) -> list[str]:
     """pyproject.toml's dependencies that the environment lacks (after `copier update` added a
     tracker, say), as 'name (why)'. Python 3.10 has no tomllib: there, none."""
     try:
-        import tomllib  # type: ignore[import-not-found]
-
-        from packaging.requirements import Requirement  # packaging comes with matplotlib and pip
-
-        needed = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
-    except (ImportError, OSError):
+        import tomllib  # type: ignore[import-not-found]  # Python 3.11+
+    except ImportError:
         return []
+    from packaging.requirements import Requirement  # packaging comes with matplotlib and pip
+
+    if not pyproject.is_file():  # an installed package has none
+        return []
+    needed = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
     unmet = []
     for requirement in map(Requirement, needed):
         if requirement.marker is None or requirement.marker.evaluate():
