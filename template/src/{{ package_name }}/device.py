@@ -1,10 +1,6 @@
-"""Which device to train on, and how: one policy for every backend.
-
-`device=auto` takes the accelerator torch finds, else the CPU (a GPU project says so once).
-`configure()` sets up the run: precision=auto is bf16 autocast on GPUs that have it, fp16 with a
-GradScaler on those that do not, fp32 on the CPU and MPS; TF32 on CUDA unless precision=fp32;
-channels_last for convolutions on a GPU; `compile` and `deterministic` as the config asks.
-"""
+"""Which device to train on, and how, one policy for every backend: `device=auto` takes the
+accelerator torch finds, else the CPU; `configure()` chooses the precision (bf16 autocast where
+the GPU has it, else fp16 with a GradScaler; fp32 on the CPU and MPS), TF32 and channels_last."""
 
 from __future__ import annotations
 

@@ -27,25 +27,27 @@ class CSVTracker:
                 kept = set_aside(self.path)
                 print(f"{self.path} is not UTF-8 text: kept as {kept.name}; a new metrics.csv begins")
             self.rows = readable_rows(self.path, resume_epoch)
-            self.rewrite()
+            write_text(self.path, csv_text(self.rows))
 
     def log(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
-        self.rewrite()
-
-    def rewrite(self) -> None:
-        text = io.StringIO()
-        if self.rows:
-            writer = csv.DictWriter(text, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
-        write_text(self.path, text.getvalue())
+        write_text(self.path, csv_text(self.rows))
 
     def history(self, key: str) -> list[float]:
         return [float(row[key]) for row in self.rows]
 
     def close(self, summary: dict[str, Any]) -> None:
         """The run is over: trackers with a store of their own record its final figures."""
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as a CSV file's text, with the first row's keys as the header."""
+    text = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return text.getvalue()
 
 
 def set_aside(path: Path) -> Path:

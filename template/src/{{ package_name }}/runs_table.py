@@ -23,7 +23,7 @@ def show_runs(folder: Path) -> None:
         raise UserError(f"{folder} does not exist: train a run first, or name the folder that holds them")
     rows = [read_run(path) for path in folder.iterdir() if (path / "config.yaml").is_file()]
     rows.sort(key=lambda row: row["sort"], reverse=True)
-    print(format_runs(rows) if rows else f"no runs in {folder} yet: `train` makes one")
+    print(format_columns(rows) if rows else f"no runs in {folder} yet: `train` makes one")
     inner = {config.parent.parent for config in folder.glob("*/*/config.yaml")}  # <folder>/<name>/<run>/
     holding = sorted(group.name for group in inner if not (group / "config.yaml").is_file())
     if holding:
@@ -66,7 +66,7 @@ def read_run(run_dir: Path) -> dict[str, str]:
         return row | {"finished": f"damaged ({type(error).__name__})"}
 
 
-def format_runs(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
+def format_columns(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
     widths = {name: max(len(name), *(len(row[name]) for row in rows)) for name in columns}
     header = {name: name for name in columns}
     lines = ["  ".join(row[name].ljust(widths[name]) for name in columns) for row in [header, *rows]]
