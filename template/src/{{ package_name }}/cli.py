@@ -29,7 +29,6 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(prog=program(), description=f"{PROJECT_NAME}: train and use models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
     train = commands.add_parser("train", help="train a model (or resume=runs/<run> to continue one)")
     train.add_argument("--config", type=Path, help="YAML config (default: configs/train.yaml)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. optim.lr=0.05 epochs=20")
@@ -132,14 +131,10 @@ def run(args: argparse.Namespace) -> int:
         from .evaluate import evaluate_checkpoint
 
         evaluate_checkpoint(args.checkpoint, args.overrides)
-    elif args.command == "runs":
-        from .runs_table import show_runs
-
-        show_runs(args.folder)
     elif args.command == "export":  # the module that writes the format
         return module(EXPORT_FORMATS[args.format]).run(args)
-    else:  # predict, or an extra's command
-        return module(EXTRA_COMMANDS.get(args.command, args.command)).run(args)
+    else:  # a module's run(args): predict, runs, an extra's command
+        return module({"predict": "predict", "runs": "runs_table", **EXTRA_COMMANDS}[args.command]).run(args)
     return 0
 
 

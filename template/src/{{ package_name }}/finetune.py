@@ -27,14 +27,12 @@ class Source:
     checkpoint: dict[str, Any] | None = None  # a run's: its weights, classes and preprocessing
 
     @property
-    def preprocessing(self) -> dict[str, Any] | None:
-        """How the source's run prepared images (None for torchvision's weights)."""
+    def preprocessing(self) -> dict[str, Any] | None:  # how a run's images were prepared
         return self.checkpoint["preprocessing"] if self.checkpoint else None
 
 
 def read_source(cfg: Config) -> tuple[Config, Source]:
-    """The weights to start from, and the config to fine-tune with: a run's checkpoint brings its
-    model settings, the only ones its weights fit."""
+    """The weights to start from, and the config to fine-tune with: a run's own model settings."""
     name = cfg.finetune.checkpoint
     assert name is not None
     if name == "pretrained":
@@ -56,8 +54,7 @@ def read_source(cfg: Config) -> tuple[Config, Source]:
 
 
 def load_pretrained(cfg: Config, data: DataBundle, source: Source) -> nn.Module:
-    """The model `cfg` describes, for `data.classes`, with the source's weights: all of a run's with
-    the same classes, else the backbone's (the head is new)."""
+    """The model for `data.classes` with the source's weights: a new head but for a run's same classes."""
     model = build_model(cfg.model, data.input_shape, len(data.classes))
     state = source.checkpoint
     if state is None:
@@ -97,8 +94,7 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def freeze_for_epoch(model: nn.Module, cfg: Config, epoch: int) -> None:
-    """The backbone frozen for the first `finetune.freeze_epochs` epochs (0-based `epoch`); call
-    it after `model.train()`: a frozen backbone goes to eval mode, so its batch norm stays put."""
+    """Freeze the backbone for the first `finetune.freeze_epochs` epochs, in eval mode (batch norm too)."""
     if not cfg.finetune.freeze_epochs:
         return
     frozen = epoch < cfg.finetune.freeze_epochs

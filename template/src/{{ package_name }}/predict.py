@@ -44,11 +44,9 @@ def run(args: argparse.Namespace) -> int:
 def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The best weights of a run (or a checkpoint file), ready for inference on the CPU."""
     state = load_checkpoint(checkpoint, prefer="best")
-    prep = state["preprocessing"]
-    input_shape = (prep["channels"], *prep["image_size"])
+    shape = (state["preprocessing"]["channels"], *state["preprocessing"]["image_size"])
     cfg = ModelConfig(**state["config"]["model"])
-    model = model_with_weights(cfg, input_shape, len(state["classes"]), state["model"])
-    return model.eval(), state
+    return model_with_weights(cfg, shape, len(state["classes"]), state["model"]).eval(), state
 
 
 def find_images(inputs: list[str]) -> dict[Path, bool]:
