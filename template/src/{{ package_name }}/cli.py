@@ -1,9 +1,5 @@
-"""The command line: train | evaluate | finetune | predict | export | runs | doctor, and the
-commands of the project's extras (project.EXTRA_COMMANDS). `--help` says how each is called.
-
-A mistake is one line on stderr and exit code 2, and overwrites nothing; errors.py lists the
-other exit codes. Under torchrun every rank runs this same command line.
-"""
+"""The command line (`--help` lists the commands, the extras' among them). A mistake is one line
+on stderr and exit code 2, and overwrites nothing; errors.py lists the other exit codes."""
 
 from __future__ import annotations
 
@@ -16,17 +12,7 @@ from importlib import import_module
 from pathlib import Path
 from types import FrameType, ModuleType
 
-from .errors import (
-    EXIT_DIVERGED,
-    EXIT_INTERRUPTED,
-    EXIT_REQUEUE,
-    EXIT_USER_ERROR,
-    Diverged,
-    Preempted,
-    StoppedOutsideTraining,
-    UserError,
-    describe_os_error,
-)
+from . import errors
 from .project import BACKENDS, EXPORT_FORMATS, EXTRA_COMMANDS, PACKAGE, PROJECT_NAME, TORCH_BACKEND
 
 DEFAULT_CONFIGS = {"train": Path("configs/train.yaml"), "finetune": Path("configs/finetune.yaml")}
@@ -43,7 +29,6 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> Parser:
     parser = Parser(prog=program(), description=f"{PROJECT_NAME}: train and use models.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
     train = commands.add_parser("train", help="train a model (or resume=runs/<run> to continue one)")
     train.add_argument("--config", type=Path, help="YAML config (default: configs/train.yaml)")
     train.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. optim.lr=0.05 epochs=20")
@@ -83,7 +68,7 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if
 
 
 def stop_now(number: int, frame: FrameType | None) -> None:
-    raise StoppedOutsideTraining(signal.Signals(number).name)
+    raise errors.StoppedOutsideTraining(signal.Signals(number).name)
 
 
 def program() -> str:
@@ -98,22 +83,22 @@ def main(argv: list[str] | None = None) -> int:
     previous = {number: signal.signal(number, stop_now) for number in STOP_SIGNALS}
     try:
         return run(build_parser().parse_args(argv))
-    except UserError as error:
-        return say(f"error: {error}", EXIT_USER_ERROR)
-    except Diverged as error:
-        return say(f"error: {error}", EXIT_DIVERGED)
-    except Preempted as error:
-        return say(str(error), EXIT_REQUEUE)
-    except StoppedOutsideTraining as error:
+    except errors.UserError as error:
+        return say(f"error: {error}", errors.EXIT_USER_ERROR)
+    except errors.Diverged as error:
+        return say(f"error: {error}", errors.EXIT_DIVERGED)
+    except errors.Preempted as error:
+        return say(str(error), errors.EXIT_REQUEUE)
+    except errors.StoppedOutsideTraining as error:
         return say(error.message, error.code)
     except ModuleNotFoundError as error:  # e.g. a tracker added by `copier update`, not installed yet
-        missing = f"the module '{error.name}' is not installed here: run `python bootstrap.py` again"
-        return say(f"error: {missing} (pyproject.toml lists what the project needs)", EXIT_USER_ERROR)
+        fix = "run `python bootstrap.py` again (pyproject.toml lists what the project needs)"
+        return say(f"error: the module '{error.name}' is not installed here: {fix}", errors.EXIT_USER_ERROR)
     except OSError as error:  # a full disk, a read-only folder, a path through a file, a name too long
-        message, code = describe_os_error(error)
+        message, code = errors.describe_os_error(error)
         return say(f"error: {message}", code)
     except KeyboardInterrupt:
-        return say("interrupted", EXIT_INTERRUPTED)
+        return say("interrupted", errors.EXIT_INTERRUPTED)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
@@ -122,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 def say(message: str, code: int) -> int:
     """One line on stderr (from rank 0 only, when every rank has the same to say) and the code."""
     rank = int(os.environ.get("RANK", "0"))
-    if rank == 0 or code == EXIT_USER_ERROR:
+    if rank == 0 or code == errors.EXIT_USER_ERROR:
         print(f"[rank {rank}] {message}" if rank else message, file=sys.stderr)
     return code
 
@@ -146,14 +131,10 @@ def run(args: argparse.Namespace) -> int:
         from .evaluate import evaluate_checkpoint
 
         evaluate_checkpoint(args.checkpoint, args.overrides)
-    elif args.command == "runs":
-        from .runs_table import show_runs
-
-        show_runs(args.folder)
     elif args.command == "export":  # the module that writes the format
         return module(EXPORT_FORMATS[args.format]).run(args)
-    else:  # predict, or an extra's command
-        return module(EXTRA_COMMANDS.get(args.command, args.command)).run(args)
+    else:  # a module's run(args): predict, runs, an extra's command
+        return module({"predict": "predict", "runs": "runs_table", **EXTRA_COMMANDS}[args.command]).run(args)
     return 0
 
 

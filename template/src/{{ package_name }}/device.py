@@ -1,14 +1,9 @@
-"""Which device to train on, and how: one policy for every backend.
-
-`device=auto` takes the accelerator torch finds, else the CPU (a GPU project says so once).
-`configure()` sets up the run: precision=auto is bf16 autocast on GPUs that have it, fp16 with a
-GradScaler on those that do not, fp32 on the CPU and MPS; TF32 on CUDA unless precision=fp32;
-channels_last for convolutions on a GPU; `compile` and `deterministic` as the config asks.
-"""
+"""Which device to train on, and how, one policy for every backend: `device=auto` takes the
+accelerator torch finds, else the CPU; `configure()` chooses the precision (bf16 autocast where
+the GPU has it, else fp16 with a GradScaler; fp32 on the CPU and MPS), TF32 and channels_last."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -25,8 +20,7 @@ from .project import PACKAGE, TORCH_BACKEND
 def check_model_fits(
     cfg: Config, input_shape: tuple[int, ...], num_classes: int, device: torch.device
 ) -> None:
-    """Refuse a model whose weights, gradients and optimizer state alone exceed the device's
-    memory, before any allocation (the model is counted on the meta device, for free)."""
+    """Refuse a model whose weights, gradients and optimizer state exceed the device's memory."""
     with torch.device("meta"):
         parameters = sum(p.numel() for p in build_model(cfg.model, input_shape, num_classes).parameters())
     needed = parameters * 4 * 4  # float32 weights, their gradients, two optimizer buffers (AdamW)
@@ -87,11 +81,9 @@ class Runtime:
     channels_last: bool
     scaler: torch.amp.GradScaler
 
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
-        return torch.autocast(self.device.type, dtype=dtype)
+    def autocast(self) -> torch.autocast:
+        dtype = torch.float16 if self.precision == "fp16" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype, enabled=self.precision != "fp32")
 
 
 def configure(cfg: Config, device: torch.device, model: nn.Module) -> Runtime:

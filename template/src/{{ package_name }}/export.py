@@ -1,6 +1,5 @@
-"""`export`: a checkpoint's weights as a .safetensors file, which loads without running any code.
-Its metadata holds the class names, the preprocessing and the model settings, as JSON strings:
-`safetensors.safe_open(path, "pt").metadata()`."""
+"""`export`: a checkpoint's weights as a .safetensors file, which loads without running any code;
+its metadata (`safe_open(path, "pt").metadata()`) holds the classes and preprocessing as JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from .files import check_output, write_bytes
 
 
 def run(args: argparse.Namespace) -> int:
-    """`export RUN [--output FILE]`: the module of `--format safetensors` (project.EXPORT_FORMATS)."""
     source = resolve_checkpoint(args.checkpoint, prefer="best")
     output = args.output or source.with_suffix(".safetensors")
     check_output(output, ".safetensors", is_export, source=source)
@@ -35,7 +33,6 @@ def is_export(path: Path) -> bool:
 
 
 def safetensors_bytes(state: dict[str, Any]) -> bytes:
-    """A checkpoint's weights as a .safetensors file, with its class names and preprocessing."""
     metadata = {
         "classes": json.dumps(state["classes"]),
         "preprocessing": json.dumps(state["preprocessing"]),

@@ -1,14 +1,10 @@
-"""Fine-tuning: start from trained weights, give the model a new head, freeze the backbone first.
-
-The weights come from a run of this project (`finetune runs/<run>` or a checkpoint file), from
-torchvision (`finetune pretrained`, or the `.pth` file it downloads: pretrained.py). A weight
-whose shape does not fit the model is an error, never skipped.
-"""
+"""Fine-tuning: start from a run's weights (`finetune runs/<run>`) or torchvision's (pretrained.py),
+give the model a new head, freeze the backbone first. A weight that does not fit is an error."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
@@ -31,14 +27,12 @@ class Source:
     checkpoint: dict[str, Any] | None = None  # a run's: its weights, classes and preprocessing
 
     @property
-    def preprocessing(self) -> dict[str, Any] | None:
-        """How the source's run prepared images (None for torchvision's weights)."""
+    def preprocessing(self) -> dict[str, Any] | None:  # how a run's images were prepared
         return self.checkpoint["preprocessing"] if self.checkpoint else None
 
 
 def read_source(cfg: Config) -> tuple[Config, Source]:
-    """The weights to start from, and the config to fine-tune with: a run's checkpoint brings its
-    model settings, the only ones its weights fit."""
+    """The weights to start from, and the config to fine-tune with: a run's own model settings."""
     name = cfg.finetune.checkpoint
     assert name is not None
     if name == "pretrained":
@@ -60,24 +54,23 @@ def read_source(cfg: Config) -> tuple[Config, Source]:
 
 
 def load_pretrained(cfg: Config, data: DataBundle, source: Source) -> nn.Module:
-    """The model `cfg` describes, with the source's weights and a head for `data.classes`."""
+    """The model for `data.classes` with the source's weights: a new head but for a run's same classes."""
+    model = build_model(cfg.model, data.input_shape, len(data.classes))
     state = source.checkpoint
     if state is None:
-        model = build_model(cfg.model, data.input_shape, len(data.classes))
-        weights = backbone_weights(cfg.model, data.input_shape, source.weights)
-        load_weights(model, weights, source.name, new_head=True)
+        load_weights(model, backbone_weights(cfg.model, data.input_shape, source.weights), source.name)
         print(f"new head: {len(data.classes)} classes, on torchvision's {cfg.model.name} backbone")
-        return model
-    model = build_model(cfg.model, data.input_shape, len(state["classes"]))
-    load_weights(model, state["model"], source.name)
-    if state["classes"] != data.classes:
-        replace_head(model, len(data.classes))
+    elif state["classes"] == data.classes:
+        load_weights(model, state["model"], source.name)
+    else:
+        backbone = {key: value for key, value in state["model"].items() if not key.startswith("head.")}
+        load_weights(model, backbone, source.name)
         print(f"new head: classes {state['classes']} in the checkpoint, {data.classes} here")
     return model
 
 
-def load_weights(model: nn.Module, weights: dict[str, Any], source: str, new_head: bool = False) -> None:
-    """Load what fits, report what is missing or left over, refuse shapes that differ."""
+def load_weights(model: nn.Module, weights: dict[str, Any], source: str) -> None:
+    """Load what fits, report what is missing (but a new head) or left over, refuse shapes that differ."""
     own = model.state_dict()
     mismatched = [
         f"{key} {tuple(value.shape)} in the checkpoint, {tuple(own[key].shape)} here"
@@ -89,18 +82,9 @@ def load_weights(model: nn.Module, weights: dict[str, Any], source: str, new_hea
     if not weights.keys() & own.keys():
         raise UserError(f"{source} holds none of this model's weights ({type(model).__name__})")
     result = model.load_state_dict(weights, strict=False)
-    missing = [key for key in result.missing_keys if not (new_head and key.startswith("head."))]
+    missing = [key for key in result.missing_keys if not key.startswith("head.")]
     if missing or result.unexpected_keys:
         print(f"partial load: missing keys {missing}, unexpected keys {result.unexpected_keys}")
-
-
-def replace_head(model: nn.Module, num_classes: int) -> None:
-    """A new, freshly initialized head for another number of classes."""
-    model.head = nn.Linear(cast(nn.Linear, model.head).in_features, num_classes)
-
-
-def set_backbone_trainable(model: nn.Module, trainable: bool) -> None:
-    model.get_submodule("backbone").requires_grad_(trainable)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
@@ -110,14 +94,13 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
 
 
 def freeze_for_epoch(model: nn.Module, cfg: Config, epoch: int) -> None:
-    """The backbone frozen for the first `finetune.freeze_epochs` epochs (0-based `epoch`); call
-    it after `model.train()`: a frozen backbone goes to eval mode, so its batch norm stays put."""
+    """Freeze the backbone for the first `finetune.freeze_epochs` epochs, in eval mode (batch norm too)."""
     if not cfg.finetune.freeze_epochs:
         return
     frozen = epoch < cfg.finetune.freeze_epochs
-    set_backbone_trainable(model, not frozen)
+    backbone = model.get_submodule("backbone").requires_grad_(not frozen)
     if frozen:
-        model.get_submodule("backbone").eval()
+        backbone.eval()
     if epoch in (0, cfg.finetune.freeze_epochs):
         trainable, total = count_parameters(model)
         state = "frozen" if frozen else "unfrozen"

@@ -1,5 +1,4 @@
-"""`metrics.csv` in the run folder, one row per epoch, whatever the tracker; the chosen tracker
-(tracker.py) writes the same rows to its own store as well."""
+"""`metrics.csv` in the run folder, one row per epoch, whatever the tracker (tracker.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +11,7 @@ from .files import write_text
 
 
 class CSVTracker:
-    """Writes `metrics.csv` whole and atomically after each epoch (files.py). On resume it keeps
-    the rows up to the checkpoint's epoch and drops the later ones of the interrupted attempt."""
+    """Writes metrics.csv whole after each epoch; a resume keeps the rows up to the checkpoint's epoch."""
 
     logger: Any = False  # a tracker with a Lightning logger hands it to the Trainer here
 
@@ -27,25 +25,27 @@ class CSVTracker:
                 kept = set_aside(self.path)
                 print(f"{self.path} is not UTF-8 text: kept as {kept.name}; a new metrics.csv begins")
             self.rows = readable_rows(self.path, resume_epoch)
-            self.rewrite()
+            write_text(self.path, csv_text(self.rows))
 
     def log(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
-        self.rewrite()
-
-    def rewrite(self) -> None:
-        text = io.StringIO()
-        if self.rows:
-            writer = csv.DictWriter(text, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
-        write_text(self.path, text.getvalue())
+        write_text(self.path, csv_text(self.rows))
 
     def history(self, key: str) -> list[float]:
         return [float(row[key]) for row in self.rows]
 
     def close(self, summary: dict[str, Any]) -> None:
         """The run is over: trackers with a store of their own record its final figures."""
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as a CSV file's text, with the first row's keys as the header."""
+    text = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return text.getvalue()
 
 
 def set_aside(path: Path) -> Path:
@@ -57,8 +57,7 @@ def set_aside(path: Path) -> Path:
 
 
 def readable_rows(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
-    """The whole rows (every value a number) of epochs up to `up_to_epoch`: a row cut short or
-    edited beyond reading is left out (a resumed run continues from its checkpoint, not this file)."""
+    """The rows of the epochs up to `up_to_epoch` that are whole: every value a number."""
     try:
         with open(path, newline="", encoding="utf-8") as file:
             rows = list(csv.DictReader(file))

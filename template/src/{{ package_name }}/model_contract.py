@@ -1,7 +1,5 @@
-"""What a model's two files define, which the rest of the project relies on: another model is
-another model.py and model_config.py that keep this contract. mypy checks it here, and
-tests/test_model.py checks the model built. torchvision's models (resnet, vit) also define
-`shard_units`, `pretrained_weights` and `adapt_torchvision_state` (fsdp.py, pretrained.py)."""
+"""What a model's two files define, for the rest of the project: another model is another model.py
+and model_config.py that keep this contract, which mypy checks here and tests/test_model.py too."""
 
 from __future__ import annotations
 
@@ -17,13 +15,13 @@ class ModelSettings(Protocol):
     """model_config.py, which imports no torch (config.py reads it before torch loads)."""
 
     ModelConfig: type[Any]  # the `model:` settings of configs/train.yaml, a dataclass, `name` first
-    CHOICES: dict[str, tuple[Any, ...]]  # the valid values and ranges of those settings
-    LIMITS: dict[str, Any]
+    CHOICES: dict[str, tuple[Any, ...]]  # their valid values
+    LIMITS: dict[str, Any]  # and ranges
 
 
 class ModelFile(Protocol):
     """model.py: an nn.Module whose `backbone` turns images into features and whose `head`, one
-    nn.Linear, turns those into class scores (fine-tuning swaps the head, freezes the backbone)."""
+    nn.Linear, turns those into class scores (finetune.py swaps the head, freezes the backbone)."""
 
     def build_model(self, cfg: Any, input_shape: Sequence[int], num_classes: int) -> nn.Module: ...
 

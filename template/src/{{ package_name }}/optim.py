@@ -9,8 +9,7 @@ from .config import Config
 
 
 def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
-    """The backbone at lr * finetune.backbone_lr_scale, the head at lr: two parameter groups, or
-    one when the scale is 1 (one pass of the optimizer's update over all the weights, not two)."""
+    """The backbone at lr * finetune.backbone_lr_scale, the head at lr (one group when they are equal)."""
     lr, scale = cfg.optim.lr, cfg.finetune.backbone_lr_scale
     backbone, head = (list(model.get_submodule(name).parameters()) for name in ("backbone", "head"))
     groups = [{"params": backbone, "lr": lr * scale}, {"params": head, "lr": lr}]

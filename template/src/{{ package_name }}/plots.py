@@ -26,21 +26,18 @@ def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None
     epochs = history["epoch"]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        axis.set_title(metric)
         axis.plot(epochs, history[f"train_{metric}"], marker="o", label="train")
         axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
-        axis.set_xlabel("epoch")
+        axis.set(title=metric, xlabel="epoch", ylabel=metric)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
-        axis.set_ylabel(metric)
         axis.grid(alpha=0.3)
         axis.legend()
     figure.suptitle(title)
     save(figure, path)
 
 
-def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: Path, title: str) -> None:
-    """Test images by true class (rows) and predicted class (columns), counts in the cells
-    (a colour scale instead, for more than 30 classes)."""
+def plot_confusion_matrix(confusion: Tensor, classes: list[str], path: Path, title: str) -> None:
+    """Test images by true (rows) and predicted class (columns): counts, or colours for over 30 classes."""
     n = len(classes)
     size = min(4 + 0.45 * n, 16)
     figure, axis = plt.subplots(figsize=(size, size + 0.4), layout="constrained")
@@ -48,13 +45,11 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: Pat
     names = [str(name) for name in classes]
     axis.set_xticks(range(n), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right")
     axis.set_yticks(range(n), names)
-    axis.set_xlabel("predicted class")
-    axis.set_ylabel("true class")
+    axis.set(xlabel="predicted class", ylabel="true class")
     if n <= 30:  # the counts, dark on light cells and light on dark ones
         threshold = confusion.max().item() / 2
-        for row in range(n):
-            for column in range(n):
-                count = int(confusion[row, column])
+        for row, counts in enumerate(confusion.tolist()):
+            for column, count in enumerate(counts):
                 color = "white" if count > threshold else "black"
                 axis.text(column, row, str(count), ha="center", va="center", color=color, fontsize=8)
     else:
@@ -67,8 +62,7 @@ def plot_confusion_matrix(confusion: torch.Tensor, classes: list[str], path: Pat
 def plot_samples(
     images: Tensor, labels: Tensor, predicted: Tensor, data: DataBundle, path: Path, title: str
 ) -> None:
-    """A grid of test images as a person sees them (the normalization undone), each with its
-    true and predicted class: green when right, red when wrong."""
+    """Test images as a person sees them, with their true and predicted class (green: right, red: wrong)."""
     mean = torch.tensor(data.preprocessing["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(data.preprocessing["std"]).view(1, -1, 1, 1)
     pixels = (images.float() * std + mean).clamp(0, 1).permute(0, 2, 3, 1).numpy()

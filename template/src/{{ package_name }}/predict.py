@@ -4,8 +4,6 @@ names and the preprocessing. Pillow decodes the images; they are resized as load
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,9 @@ from torch.nn import functional as nnf
 from .checkpoint import load_checkpoint, model_with_weights
 from .errors import UserError
 from .files import check_output, write_text
+from .metrics_csv import csv_text
 from .model_config import ModelConfig
+from .runs_table import format_columns
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 SHOWN = 10  # predictions printed on the terminal; the CSV file has them all
@@ -29,12 +29,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--top-k must be at least 1 (got {args.top_k})")
     check_output(args.output, "predictions .csv", lambda path: path.read_bytes().startswith(HEADER))
     rows = predict(args.checkpoint, args.inputs, args.top_k)
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(args.output, text.getvalue())
-    print(format_predictions(rows, args.output))
+    write_text(args.output, csv_text(rows))
+    shown = [
+        {"file": row["file"], "class": str(row["class_1"]), "confidence": f"{row['probability_1']:.3f}"}
+        for row in rows[:SHOWN]
+    ]
+    print(format_columns(shown, ("file", "class", "confidence")))
+    if len(rows) > SHOWN:
+        print(f"... {len(rows) - SHOWN} more in {args.output}")
     print(f"wrote {len(rows)} predictions to {args.output}")
     return 0
 
@@ -42,11 +44,9 @@ def run(args: argparse.Namespace) -> int:
 def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The best weights of a run (or a checkpoint file), ready for inference on the CPU."""
     state = load_checkpoint(checkpoint, prefer="best")
-    prep = state["preprocessing"]
-    input_shape = (prep["channels"], *prep["image_size"])
+    shape = (state["preprocessing"]["channels"], *state["preprocessing"]["image_size"])
     cfg = ModelConfig(**state["config"]["model"])
-    model = model_with_weights(cfg, input_shape, len(state["classes"]), state["model"])
-    return model.eval(), state
+    return model_with_weights(cfg, shape, len(state["classes"]), state["model"]).eval(), state
 
 
 def find_images(inputs: list[str]) -> dict[Path, bool]:
@@ -102,16 +102,3 @@ def predict(checkpoint: str | Path, inputs: list[str], top_k: int) -> list[dict[
             row |= {f"class_{rank}": classes[i], f"probability_{rank}": round(p, 6)}
         rows.append(row)
     return rows
-
-
-def format_predictions(rows: list[dict[str, Any]], output: Path) -> str:
-    """The first SHOWN predictions as a table, and how many more the CSV file `output` holds."""
-    shown = rows[:SHOWN]
-    names = [str(row["class_1"]) for row in shown]
-    width, class_width = max(4, *(len(row["file"]) for row in shown)), max(5, *map(len, names))
-    lines = [f"{'file':<{width}}  {'class':<{class_width}}  confidence"]
-    for row, name in zip(shown, names, strict=True):
-        lines.append(f"{row['file']:<{width}}  {name:<{class_width}}  {row['probability_1']:>10.3f}")
-    if len(rows) > SHOWN:
-        lines.append(f"... {len(rows) - SHOWN} more in {output}")
-    return "\n".join(lines)

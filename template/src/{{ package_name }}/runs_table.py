@@ -1,8 +1,8 @@
-"""`runs [folder]`: the runs in a folder, newest first, with their key figures from each run's
-summary.json (or, for a run not finished, from its config.yaml and metrics.csv)."""
+"""`runs [folder]`: the runs in a folder, newest first, with their key figures."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import time
@@ -16,23 +16,23 @@ from .errors import UserError
 COLUMNS = ("run", "model", "dataset", "epochs", "best val acc", "test acc", "samples/s", "finished")
 
 
-def show_runs(folder: Path) -> None:
-    """The table, and the folders beside the runs that hold runs of their own (a sweep's trials,
-    say), which `runs <folder>/<name>` lists."""
+def run(args: argparse.Namespace) -> int:
+    """The table, then the folders beside the runs that hold runs (a sweep's trials, say)."""
+    folder = args.folder
     if not folder.is_dir():
         raise UserError(f"{folder} does not exist: train a run first, or name the folder that holds them")
     rows = [read_run(path) for path in folder.iterdir() if (path / "config.yaml").is_file()]
     rows.sort(key=lambda row: row["sort"], reverse=True)
-    print(format_runs(rows) if rows else f"no runs in {folder} yet: `train` makes one")
+    print(format_columns(rows) if rows else f"no runs in {folder} yet: `train` makes one")
     inner = {config.parent.parent for config in folder.glob("*/*/config.yaml")}  # <folder>/<name>/<run>/
     holding = sorted(group.name for group in inner if not (group / "config.yaml").is_file())
     if holding:
         print(f"folders of runs: {', '.join(holding)} (`runs {folder}/<folder>` lists them)")
+    return 0
 
 
 def read_run(run_dir: Path) -> dict[str, str]:
-    """A run's row; when its files cannot be read (cut short, edited), a row that says so: one
-    damaged run does not hide the others."""
+    """A run's row; one whose files cannot be read (cut short, edited) says so and hides no other."""
     changed = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(run_dir.stat().st_mtime))
     row = dict.fromkeys(COLUMNS, "-") | {"run": run_dir.name, "sort": changed}
     try:
@@ -66,7 +66,7 @@ def read_run(run_dir: Path) -> dict[str, str]:
         return row | {"finished": f"damaged ({type(error).__name__})"}
 
 
-def format_runs(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
+def format_columns(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
     widths = {name: max(len(name), *(len(row[name]) for row in rows)) for name in columns}
     header = {name: name for name in columns}
     lines = ["  ".join(row[name].ljust(widths[name]) for name in columns) for row in [header, *rows]]
