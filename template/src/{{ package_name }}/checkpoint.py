@@ -1,7 +1,6 @@
-"""Checkpoints: plain dicts of tensors, numbers and strings, written atomically (files.py) and
-read with `weights_only=True`, so that loading one runs no code. One holds what evaluate,
-predict, finetune and resume need: the weights, the optimizer, scheduler and random states, the
-epoch and step, the resolved config, the class names and the preprocessing."""
+"""Checkpoints: plain dicts of tensors, numbers and strings (weights, optimizer state, config,
+class names, preprocessing...), written atomically (files.py) and read with `weights_only=True`,
+so that loading one runs no code."""
 
 from __future__ import annotations
 
@@ -131,9 +130,8 @@ def check_checkpoint(state: dict[str, Any], file: Path) -> None:
 def model_with_weights(
     cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, weights: dict[str, torch.Tensor]
 ) -> torch.nn.Module:
-    """The model `cfg` describes, holding `weights`: built on the meta device and given the
-    weights' own tensors (no time spent initialising weights about to be replaced), or the usual
-    way where that would leave a tensor unset or change its dtype."""
+    """The model `cfg` describes, holding `weights`: built on the meta device and given their
+    tensors (no time spent initialising), or as usual where that would miss a tensor or a dtype."""
     with torch.device("meta"):
         model = build_model(cfg, input_shape, num_classes)
     own = model.state_dict()
