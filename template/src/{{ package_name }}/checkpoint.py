@@ -145,14 +145,11 @@ def model_with_weights(
 
 
 def rng_state() -> dict[str, Any]:
-    """The random state of the CPU and of the accelerator (CUDA/ROCm: dropout masks on the GPU)."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+    """The random state of the CPU and of each GPU (CUDA/ROCm: dropout masks on the GPU)."""
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()}
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+    if len(state.get("cuda", [])) == torch.cuda.device_count():  # the same GPUs
         torch.cuda.set_rng_state_all(state["cuda"])
