@@ -28,8 +28,9 @@ from .tracker import open_tracker
 EpochHook = Callable[[int, float], bool]
 
 # The files training writes into a run folder (each through a temporary <name>.tmp beside it).
-RUN_FILES = ("config.yaml", "metrics.csv", "summary.json", "checkpoints/best.pt", "checkpoints/last.pt")
-RUN_FILES += ("plots/curves.png", "plots/confusion_matrix.png", "plots/samples.png")
+CHECKPOINTS = ("checkpoints/best.pt", "checkpoints/last.pt")
+PLOTS = ("plots/curves.png", "plots/confusion_matrix.png", "plots/samples.png")
+RUN_FILES = ("config.yaml", "metrics.csv", "summary.json", *CHECKPOINTS, *PLOTS)
 
 
 def check_run_dir(cfg: Config) -> None:
