@@ -1,7 +1,6 @@
-"""Checkpoints: plain dicts of tensors, numbers and strings, written atomically (files.py) and
-read with `weights_only=True`, so that loading one runs no code. One holds what evaluate,
-predict, finetune and resume need: the weights, the optimizer, scheduler and random states, the
-epoch and step, the resolved config, the class names and the preprocessing."""
+"""Checkpoints: plain dicts of tensors, numbers and strings (weights, optimizer state, config,
+class names, preprocessing...), written atomically (files.py) and read with `weights_only=True`,
+so that loading one runs no code."""
 
 from __future__ import annotations
 
@@ -131,9 +130,8 @@ def check_checkpoint(state: dict[str, Any], file: Path) -> None:
 def model_with_weights(
     cfg: ModelConfig, input_shape: Sequence[int], num_classes: int, weights: dict[str, torch.Tensor]
 ) -> torch.nn.Module:
-    """The model `cfg` describes, holding `weights`: built on the meta device and given the
-    weights' own tensors (no time spent initialising weights about to be replaced), or the usual
-    way where that would leave a tensor unset or change its dtype."""
+    """The model `cfg` describes, holding `weights`: built on the meta device and given their
+    tensors (no time spent initialising), or as usual where that would miss a tensor or a dtype."""
     with torch.device("meta"):
         model = build_model(cfg, input_shape, num_classes)
     own = model.state_dict()
@@ -147,14 +145,11 @@ def model_with_weights(
 
 
 def rng_state() -> dict[str, Any]:
-    """The random state of the CPU and of the accelerator (CUDA/ROCm: dropout masks on the GPU)."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+    """The random state of the CPU and of each GPU (CUDA/ROCm: dropout masks on the GPU)."""
+    return {"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()}
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+    if len(state.get("cuda", [])) == torch.cuda.device_count():  # the same GPUs
         torch.cuda.set_rng_state_all(state["cuda"])

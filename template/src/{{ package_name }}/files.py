@@ -43,9 +43,8 @@ def atomic_write(path: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
 
 
 def same_file(source: Path, path: Path) -> None:
-    """`path` becomes a second name of `source` in one step, as atomic_write does: a hard link (the
-    bytes are on disk once; a later write of either name replaces that name only), or a copy where
-    the file system has none (FAT, some network shares)."""
+    """`path` becomes a second name of `source` in one step: a hard link (a later write of either
+    name replaces that name only), or a copy where the file system has none (FAT, some shares)."""
     temporary = path.with_name(path.name + ".tmp")
     temporary.unlink(missing_ok=True)
     try:

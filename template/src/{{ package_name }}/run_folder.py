@@ -28,8 +28,9 @@ from .tracker import open_tracker
 EpochHook = Callable[[int, float], bool]
 
 # The files training writes into a run folder (each through a temporary <name>.tmp beside it).
-RUN_FILES = ("config.yaml", "metrics.csv", "summary.json", "checkpoints/best.pt", "checkpoints/last.pt")
-RUN_FILES += ("plots/curves.png", "plots/confusion_matrix.png", "plots/samples.png")
+CHECKPOINTS = ("checkpoints/best.pt", "checkpoints/last.pt")
+PLOTS = ("plots/curves.png", "plots/confusion_matrix.png", "plots/samples.png")
+RUN_FILES = ("config.yaml", "metrics.csv", "summary.json", *CHECKPOINTS, *PLOTS)
 
 
 def check_run_dir(cfg: Config) -> None:
@@ -98,8 +99,7 @@ def stopped_early(cfg: Config, epochs_done: int, best_epoch: int) -> bool:
 
 
 def check_finite(value: float, epoch: int, run_dir: Path, what: str = "training loss") -> None:
-    """Stop before a NaN or infinite loss reaches a checkpoint: the last one written stays the
-    last good one."""
+    """Stop before a NaN or infinite loss reaches a checkpoint: the last one stays the last good one."""
     if not math.isfinite(value):
         raise Diverged(f"the {what} became {value} in epoch {epoch + 1}: stopped; {last_good_state(run_dir)}")
 
@@ -149,10 +149,9 @@ def finish(
     `per_class`: print the per-class table too (a sweep's trials leave it to the sweep)."""
     best = load_checkpoint(run_dir, prefer="best")
     result = test_weights(best["model"], cfg, data)
-    history = {key: tracker.history(key) for key in tracker.rows[0]} if tracker.rows else {}
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
-    (run_dir / "plots").mkdir(exist_ok=True)
-    if history:
+    if tracker.rows:
+        history = {key: tracker.history(key) for key in tracker.rows[0]}
         plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
     figures = show_test_result(result, data, run_dir, f"{title}, best epoch {best['epoch']}", table=per_class)
     epochs_done = len(tracker.rows)
