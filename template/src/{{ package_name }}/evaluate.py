@@ -92,13 +92,10 @@ def per_class(result: TestResult, classes: list[str]) -> dict[str, dict[str, flo
     """Each class's precision (of the images called it), recall (of its images) and test images."""
     confusion = result.confusion.double()
     hits, called, present = confusion.diag(), confusion.sum(dim=0), confusion.sum(dim=1)
+    rows = zip(classes, hits / called.clamp_min(1), hits / present.clamp_min(1), present, strict=True)
     return {
-        str(name): {
-            "precision": round((hits[i] / called[i]).item(), 6) if called[i] else 0.0,
-            "recall": round((hits[i] / present[i]).item(), 6) if present[i] else 0.0,
-            "support": int(present[i]),
-        }
-        for i, name in enumerate(classes)
+        str(name): {"precision": round(p.item(), 6), "recall": round(r.item(), 6), "support": int(n)}
+        for name, p, r, n in rows
     }
 
 
