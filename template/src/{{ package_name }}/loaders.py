@@ -1,19 +1,8 @@
 """Data splits and loaders, shared by every dataset (`dataset.py` reads the chosen one).
 
-A dataset that fits in memory becomes three splits of tensors (train, validation, test) that
-sit on the training device. Batches come from `TensorLoader`: one random permutation per
-epoch, then indexing, instead of a per-sample DataLoader that collates batches one sample at a
-time. On the digits that makes iterating an epoch about 10x cheaper, and a SimpleNet epoch about
-1.3x faster (benchmarks/tensor_loader.py in copier-pytorch). Augmentation, when on, shifts
-(and, for photos, mirrors) each training image on its own, a whole batch at once on the device
-(`Shift`); the random draws come from the loader's seeded generator, so a resumed run repeats
-them exactly.
-
-A folder of image files is too big for that: its splits stay datasets that decode files, and
-the image-folder dataset's own loader batches them with a DataLoader (worker processes).
-
-The preprocessing (image size, channels, normalization) is returned with the data and saved in
-every checkpoint, so `evaluate` and `predict` repeat it exactly.
+Data that fits in memory sits on the device as tensors, batched by `TensorLoader` (a permutation
+per epoch, then indexing: ~10x cheaper than a per-sample DataLoader); a folder of image files
+has a DataLoader with workers. The preprocessing is saved in checkpoints for evaluate and predict.
 """
 
 from __future__ import annotations
@@ -34,10 +23,9 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class Loader(Protocol):
-    """What training and evaluation ask of a split's batches: TensorLoader here, or the
-    DataLoader-backed loader of a dataset that decodes files."""
+    """A split's batches: a TensorLoader, or the DataLoader-backed loader of files."""
 
-    def set_epoch(self, epoch: int, skip: int = 0) -> None: ...
+    def set_epoch(self, epoch: int) -> None: ...
     def __len__(self) -> int: ...
     def __iter__(self) -> Iterator[Batch]: ...
 
@@ -83,17 +71,10 @@ class DataBundle:
         )
         return replace(self, train=train, val=val, test=test, device=device)
 
-    def loader(
-        self, split: str, batch_size: int, seed: int = 0, workers: int = 0, ranks: tuple[int, int] = (0, 1)
-    ) -> Loader:
-        """Batches of one split; the training split's are shuffled, in an order set by seed + epoch.
-
-        `ranks` (this process's rank, and how many there are) gives each process its own share.
-        `workers` is for datasets that decode files; tensors in memory need none.
-        """
-        data, train = getattr(self, split), split == "train"
-        augment = self.augment if train else None
-        return TensorLoader(data, batch_size, shuffle=train, seed=seed, transform=augment, ranks=ranks)
+    def loader(self, split: str, batch_size: int, seed: int = 0, workers: int = 0) -> Loader:
+        """One split's batches, the training split's shuffled (and augmented) by seed + epoch."""
+        train = split == "train"
+        return TensorLoader(getattr(self, split), batch_size, train, seed, self.augment if train else None)
 
 
 def tensor_bundle(
@@ -103,11 +84,8 @@ def tensor_bundle(
     preprocessing: dict[str, Any] | None,
     augment: Shift | None = None,
 ) -> DataBundle:
-    """Resize (for data.image_size) and normalize in-memory splits of images scaled to 0..1.
-
-    The normalization comes from the training split, or from `preprocessing` when given
-    (a checkpoint's, so that evaluation repeats what training did).
-    """
+    """Resize (for data.image_size) and normalize in-memory splits of images scaled to 0..1, with
+    the training split's mean and std, or with `preprocessing` when given (a checkpoint's)."""
     if cfg.train_size is not None:
         train = splits[0]
         splits = (Split(train.x[: cfg.train_size], train.y[: cfg.train_size]), *splits[1:])
@@ -130,8 +108,7 @@ def tensor_bundle(
 def resize(split: Split, size: list[int]) -> Split:
     if list(split.x.shape[2:]) == list(size):
         return split
-    # torch's own antialiased resize (what torchvision's resize calls), so that a project whose
-    # model and dataset need no torchvision starts without importing it (2 s here)
+    # torch's own antialiased resize (what torchvision's resize calls): no torchvision import (2 s)
     resized = nnf.interpolate(split.x, size=list(size), mode="bilinear", align_corners=False, antialias=True)
     return Split(resized, split.y)
 
@@ -186,17 +163,14 @@ def normalize(split: Split, preprocessing: dict[str, Any]) -> Split:
 
 @dataclass(frozen=True)
 class Shift:
-    """Random shifts of up to `padding` pixels (the borders filled with zeros, as
-    torchvision's RandomCrop(size, padding) does), and with `flip` a mirror image half of the
-    time: each image of a batch its own, drawn in one go (`draw`) and applied to a whole batch
-    on its device by one indexed copy (`__call__`)."""
+    """Random shifts of up to `padding` pixels (as torchvision's RandomCrop(size, padding)), and with
+    `flip` a mirror image half of the time: each image its own, a whole batch at once on its device."""
 
     padding: int
     flip: bool = False
 
     def draw(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """Parameters for n images, (n, 3): the crop's top and left offsets in 0..2*padding,
-        and 1 where the image is mirrored."""
+        """(n, 3): each image's top and left offsets in 0..2*padding, and 1 where it is mirrored."""
         offsets = torch.randint(0, 2 * self.padding + 1, (n, 2), generator=generator)
         if self.flip:
             return torch.cat([offsets, torch.randint(0, 2, (n, 1), generator=generator)], dim=1)
@@ -217,69 +191,35 @@ class Shift:
         return shifted
 
 
-def rank_share(order: torch.Tensor, ranks: tuple[int, int], pad: bool) -> torch.Tensor:
-    """Rank r of n takes every n-th index from the r-th on. With `pad` (training) the order is
-    first lengthened with its own start so that every rank takes as many steps, as
-    DistributedSampler does; without (evaluation) each image is counted exactly once."""
-    index, count = ranks
-    if count == 1:
-        return order
-    if pad and len(order) % count:
-        order = torch.cat([order, order[: count - len(order) % count]])
-    return order[index::count]
-
-
+@dataclass(eq=False)
 class TensorLoader:
-    """Mini-batches from tensors that already sit on the device.
+    """Mini-batches of a Split on the device. Each epoch's order and augmentation come from a
+    generator seeded with `seed + epoch`: a resumed run sees exactly the batches it would have seen."""
 
-    Each epoch draws one permutation from a generator seeded with `seed + epoch`, then the
-    augmentation's parameters for every image (`transform.draw`), so the order and the shifts
-    depend only on the epoch number: a resumed run sees exactly the batches it would have seen.
-    `set_epoch(epoch, skip)` leaves out the epoch's first `skip` batches, for a run resumed from
-    the middle of an epoch.
-    """
+    split: Split
+    batch_size: int
+    shuffle: bool = False
+    seed: int = 0
+    transform: Shift | None = None
+    epoch: int = 0
 
-    def __init__(
-        self,
-        split: Split,
-        batch_size: int,
-        shuffle: bool = False,
-        seed: int = 0,
-        transform: Shift | None = None,
-        ranks: tuple[int, int] = (0, 1),
-    ):
-        if batch_size < 1:
-            raise UserError(f"data.batch_size must be at least 1 (got {batch_size})")
-        self.split = split
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.transform = transform
-        self.ranks = ranks
-        self.epoch, self.skip = 0, 0
-
-    def set_epoch(self, epoch: int, skip: int = 0) -> None:
-        self.epoch, self.skip = epoch, skip
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
-        index, count = self.ranks
-        n = len(self.split)
-        images = math.ceil(n / count) if self.shuffle else len(range(index, n, count))
-        return math.ceil(images / self.batch_size)
+        return math.ceil(len(self.split) / self.batch_size)
 
-    def indices(self, generator: torch.Generator) -> torch.Tensor:
+    def order(self, generator: torch.Generator) -> torch.Tensor:
         n = len(self.split)
-        order = torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
-        return rank_share(order, self.ranks, pad=self.shuffle)
+        return torch.randperm(n, generator=generator) if self.shuffle else torch.arange(n)
 
     def __iter__(self) -> Iterator[Batch]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         device = self.split.y.device
-        order = self.indices(generator).to(device)
-        # One row of parameters per image of the split (whichever rank or batch it lands in).
+        order = self.order(generator).to(device)
+        # One row of parameters per image of the split, whichever batch it lands in.
         params = self.transform.draw(len(self.split), generator).to(device) if self.transform else None
-        first, self.skip = self.skip * self.batch_size, 0
-        for start in range(first, len(order), self.batch_size):
+        for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
             images = self.split.x[index]
             if self.transform and params is not None:
