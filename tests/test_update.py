@@ -188,7 +188,7 @@ def test_update_from_the_previous_release_keeps_every_edit(template, tmp_path):
     renamed = [  # old name, new name, the user's edit, a line of the template's new version
         ("runs.py", "run_folder.py", note, "One run's folder"),
         ("data.py", "loaders.py", edited[0][3], "Data splits and loaders"),
-        ("tracking.py", "metrics_csv.py", edited[1][3], "whatever the\ntracker"),
+        ("tracking.py", "metrics_csv.py", edited[1][3], "whatever the tracker"),
     ]
 
     # Uncommitted edits: copier refuses, and changes nothing.
