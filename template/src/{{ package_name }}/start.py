@@ -1,6 +1,5 @@
 """Where a run starts: from scratch, from its own last checkpoint (`resume=runs/<run>`), or from
-other weights (`finetune`). Both training styles read it with `starting_point` before any work,
-so that a refusal comes first, and build the model with `make_model` once the data is loaded."""
+other weights (`finetune`); read before any work, so that a refusal comes first."""
 
 from __future__ import annotations
 
