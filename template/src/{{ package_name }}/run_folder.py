@@ -49,8 +49,7 @@ def check_run_files(run_dir: Path) -> None:
     """Refuse, before any training, a folder, a link or a special file where the run writes a file."""
     for name in RUN_FILES:
         for path in (run_dir / name, run_dir / f"{name}.tmp"):
-            odd = not_a_file(path)
-            if odd:
+            if odd := not_a_file(path):
                 raise UserError(
                     f"{path} is {odd}, where the run writes its {Path(name).name}: move it away first"
                 )
