@@ -1,6 +1,5 @@
-"""Checkpoints: plain dicts of tensors, numbers and strings (weights, optimizer state, config,
-class names, preprocessing...), written atomically (files.py) and read with `weights_only=True`,
-so that loading one runs no code."""
+"""Checkpoints: plain dicts of tensors, numbers and strings, written atomically (files.py) and read
+with `weights_only=True`, so that loading one runs no code."""
 
 from __future__ import annotations
 
@@ -23,9 +22,8 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path, best: bool = False) -> None:
-    """`path` (checkpoints/last.pt). After a best epoch (`best`) best.pt is written first and
-    `path` becomes its second name (files.same_file): a crash in between leaves the previous
-    last.pt, and resume trains that epoch again the same way."""
+    """`path` (checkpoints/last.pt); after a `best` epoch, best.pt is written first and `path` becomes
+    its second name: a crash in between leaves the previous last.pt, and resume redoes that epoch."""
     path = Path(path)
     written = path.with_name("best.pt") if best else path
     with atomic_write(written, binary=True) as file:

@@ -64,9 +64,6 @@ def module(name: str) -> ModuleType:
     return import_module(f".{name}", __package__)
 
 
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
-
-
 def stop_now(number: int, frame: FrameType | None) -> None:
     raise errors.StoppedOutsideTraining(signal.Signals(number).name)
 
@@ -80,7 +77,7 @@ def program() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     # First of all, so that a scheduler's signal during start-up also ends in exit code 75.
-    previous = {number: signal.signal(number, stop_now) for number in STOP_SIGNALS}
+    previous = {number: signal.signal(number, stop_now) for number in errors.SIGNALS}
     try:
         return run(build_parser().parse_args(argv))
     except errors.UserError as error:

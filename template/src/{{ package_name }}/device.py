@@ -1,6 +1,4 @@
-"""Which device to train on, and how, one policy for every backend: `device=auto` takes the
-accelerator torch finds, else the CPU; `configure()` chooses the precision (bf16 autocast where
-the GPU has it, else fp16 with a GradScaler; fp32 on the CPU and MPS), TF32 and channels_last."""
+"""Which device to train on (`pick_device`), and how (`configure`): one policy for every backend."""
 
 from __future__ import annotations
 
@@ -58,7 +56,7 @@ def pick_device(name: str = "auto", warn: bool = True) -> torch.device:
 
 
 def choose_precision(requested: str, device_type: str, bf16_supported: bool) -> str:
-    """The precision policy, as a pure function: fp32, bf16 or fp16."""
+    """bf16 autocast where the GPU has it, else fp16 (with a GradScaler); fp32 on the CPU and MPS."""
     if requested != "auto":
         return requested
     if device_type in ("cpu", "mps"):
@@ -87,7 +85,7 @@ class Runtime:
 
 
 def configure(cfg: Config, device: torch.device, model: nn.Module) -> Runtime:
-    """Apply the policy to this run (global torch settings and the model, in place)."""
+    """Precision, TF32, channels_last, compile: global torch settings, and the model in place."""
     precision = choose_precision(cfg.precision, device.type, bf16_supported(device))
     if cfg.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it, before its first use

@@ -2,6 +2,7 @@
 Whatever the code, a file the project writes is whole or as it was (files.py)."""
 
 import errno
+import signal
 
 EXIT_USER_ERROR = 2  # a bad key or value, a missing file, a wrong checkpoint, a path it cannot write
 EXIT_DIVERGED = 3  # the loss became NaN or infinite
@@ -9,6 +10,7 @@ EXIT_DISK_FULL = 74  # EX_IOERR: not a mistake in the command, which works again
 EXIT_REQUEUE = 75  # EX_TEMPFAIL: stopped by SIGTERM/SIGUSR1; the line says what continues it
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGUSR1") if hasattr(signal, name))
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EIO)  # full, over quota, or failing
 NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)  # a read-only disk or folder, no permission
 

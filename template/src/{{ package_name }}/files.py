@@ -71,8 +71,7 @@ def check_output(
 ) -> Path:
     """`path` (an --output) if writing a `kind` there replaces nothing but an earlier one: not a
     link, a folder, a special file, a checkpoint (`source`) or a file this project did not write."""
-    odd = not_a_file(path)
-    if odd:
+    if odd := not_a_file(path):
         raise UserError(
             f"--output {path} is {odd}: name {'the file itself' if 'link' in odd else f'a {kind} file'}"
         )

@@ -46,12 +46,10 @@ def check_run_dir(cfg: Config) -> None:
 
 
 def check_run_files(run_dir: Path) -> None:
-    """Refuse before any training what would stop it at a checkpoint or at its end: a folder, a
-    link or a special file where the run writes one of its files."""
+    """Refuse, before any training, a folder, a link or a special file where the run writes a file."""
     for name in RUN_FILES:
         for path in (run_dir / name, run_dir / f"{name}.tmp"):
-            odd = not_a_file(path)
-            if odd:
+            if odd := not_a_file(path):
                 raise UserError(
                     f"{path} is {odd}, where the run writes its {Path(name).name}: move it away first"
                 )
@@ -122,8 +120,7 @@ def last_good_state(run_dir: Path) -> str:
 def log_epoch(
     tracker: CSVTracker, epochs: int, epoch: int, step: int, metrics: dict[str, float], show: Callable = print
 ) -> None:
-    """An epoch's row of metrics.csv (and the tracker's), and its line on the terminal (`show`).
-    `metrics`: the epoch's train_ and val_ loss and accuracy, lr, seconds and the images seen."""
+    """An epoch's row of metrics.csv (and the tracker's), and its line on the terminal (`show`)."""
     speed = metrics["seen"] / metrics["seconds"]
     losses = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
     row = {key: round(metrics[key], 6) for key in losses}
@@ -145,8 +142,8 @@ def finish(
     train_seconds: float,
     per_class: bool = True,
 ) -> dict[str, Any]:
-    """Test the best checkpoint, draw the plots, write summary.json and close the tracker.
-    `per_class`: print the per-class table too (a sweep's trials leave it to the sweep)."""
+    """Test the best checkpoint, draw the plots, write summary.json and close the tracker
+    (`per_class`: print the per-class table too; a sweep's trials leave it to the sweep)."""
     best = load_checkpoint(run_dir, prefer="best")
     result = test_weights(best["model"], cfg, data)
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"

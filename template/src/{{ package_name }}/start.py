@@ -1,6 +1,5 @@
 """Where a run starts: from scratch, from its own last checkpoint (`resume=runs/<run>`), or from
-other weights (`finetune`). Both training styles read it with `starting_point` before any work,
-so that a refusal comes first, and build the model with `make_model` once the data is loaded."""
+other weights (`finetune`); read before any work, so that a refusal comes first."""
 
 from __future__ import annotations
 
@@ -22,8 +21,7 @@ from .model import build_model
 from .project import FRAMEWORK
 from .run_folder import check_run_dir, check_run_files, unstarted
 
-# What a resumed run cannot change: its data, its model and its optimizer stay those of its
-# checkpoints (the optimizer's state, learning rates included, is restored from them).
+# What a resumed run cannot change: its data, model and optimizer stay those of its checkpoints.
 DATA_FIXED = ("name", "classes", "train_size", "image_size", "split_seed", "val_fraction", "test_fraction")
 FIXED_ON_RESUME = ("model", "optim", "finetune.backbone_lr_scale", *(f"data.{key}" for key in DATA_FIXED))
 
