@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .checkpoint import finished, load_checkpoint, resolve_checkpoint
-from .config import Config, config_from_dict, load_config
+from .config import Config, config_from_dict, saved_config
 from .device import check_model_fits
 from .errors import UserError
 from .finetune import Source, load_pretrained, read_source
@@ -56,7 +56,7 @@ def open_resume(folder: Path, overrides: list[str] | None) -> StartingPoint:
     if unstarted(folder) and (folder / "config.yaml").is_file():
         check_run_files(folder)
         print(f"{folder} has no checkpoint yet (its attempt ended before the first one): starting it over")
-        return StartingPoint(replace(load_config(folder / "config.yaml", overrides), resume=None), folder)
+        return StartingPoint(replace(saved_config(folder / "config.yaml", overrides), resume=None), folder)
     checkpoint = resolve_checkpoint(folder, prefer="last")
     run_dir = checkpoint.parent.parent
     if checkpoint.parent.name != "checkpoints":
