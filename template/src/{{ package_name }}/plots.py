@@ -42,9 +42,8 @@ def plot_confusion_matrix(confusion: Tensor, classes: list[str], path: Path, tit
     size = min(4 + 0.45 * n, 16)
     figure, axis = plt.subplots(figsize=(size, size + 0.4), layout="constrained")
     image = axis.imshow(confusion.numpy(), cmap="Blues")
-    names = [str(name) for name in classes]
-    axis.set_xticks(range(n), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right")
-    axis.set_yticks(range(n), names)
+    axis.set_xticks(range(n), classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right")
+    axis.set_yticks(range(n), classes)
     axis.set(xlabel="predicted class", ylabel="true class")
     if n <= 30:  # the counts, dark on light cells and light on dark ones
         threshold = confusion.max().item() / 2
