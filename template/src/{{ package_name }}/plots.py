@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -21,13 +21,13 @@ if TYPE_CHECKING:
     from .loaders import DataBundle
 
 
-def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None:
-    """Loss and accuracy per epoch, train against validation, side by side."""
-    epochs = history["epoch"]
+def plot_curves(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Loss and accuracy per epoch, train against validation (metrics.csv's rows: text after a resume)."""
+    epochs = [int(row["epoch"]) for row in rows]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        axis.plot(epochs, history[f"train_{metric}"], marker="o", label="train")
-        axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
+        for stage, label in (("train", "train"), ("val", "validation")):
+            axis.plot(epochs, [float(row[f"{stage}_{metric}"]) for row in rows], marker="o", label=label)
         axis.set(title=metric, xlabel="epoch", ylabel=metric)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         axis.grid(alpha=0.3)
