@@ -94,7 +94,7 @@ def per_class(result: TestResult, classes: list[str]) -> dict[str, dict[str, flo
     hits, called, present = confusion.diag(), confusion.sum(dim=0), confusion.sum(dim=1)
     rows = zip(classes, hits / called.clamp_min(1), hits / present.clamp_min(1), present, strict=True)
     return {
-        str(name): {"precision": round(p.item(), 6), "recall": round(r.item(), 6), "support": int(n)}
+        name: {"precision": round(p.item(), 6), "recall": round(r.item(), 6), "support": int(n)}
         for name, p, r, n in rows
     }
 

@@ -1,9 +1,6 @@
-"""Data splits and loaders, shared by every dataset (`dataset.py` reads the chosen one).
-
-Data that fits in memory sits on the device as tensors, batched by `TensorLoader` (a permutation
-per epoch, then indexing: ~10x cheaper than a per-sample DataLoader); a folder of image files
-has a DataLoader with workers. The preprocessing is saved in checkpoints for evaluate and predict.
-"""
+"""Data splits and loaders, shared by every dataset (`dataset.py` reads the chosen one). Data that
+fits in memory sits on the device, batched by `TensorLoader`: a permutation per epoch, then indexing
+(~10x cheaper than a per-sample DataLoader)."""
 
 from __future__ import annotations
 
@@ -82,10 +79,11 @@ def tensor_bundle(
     classes: list[str],
     cfg: DataConfig,
     preprocessing: dict[str, Any] | None,
-    augment: Shift | None = None,
+    flip: bool = False,
 ) -> DataBundle:
     """Resize (for data.image_size) and normalize in-memory splits of images scaled to 0..1, with
-    the training split's mean and std, or with `preprocessing` when given (a checkpoint's)."""
+    the training split's mean and std, or with `preprocessing` when given (a checkpoint's). With
+    data.augment, training batches get shifts of up to an eighth of the size (and mirror images)."""
     if cfg.train_size is not None:
         train = splits[0]
         splits = (Split(train.x[: cfg.train_size], train.y[: cfg.train_size]), *splits[1:])
@@ -102,7 +100,8 @@ def tensor_bundle(
     else:
         splits = tuple(resize(s, preprocessing["image_size"]) for s in splits)
     train, val, test = (normalize(s, preprocessing) for s in splits)
-    return DataBundle(train, val, test, classes, preprocessing, augment if cfg.augment else None)
+    augment = Shift(max(1, preprocessing["image_size"][0] // 8), flip) if cfg.augment else None
+    return DataBundle(train, val, test, classes, preprocessing, augment)
 
 
 def resize(split: Split, size: list[int]) -> Split:
@@ -219,8 +218,7 @@ class TensorLoader:
         order = self.order(generator).to(device)
         # One row of parameters per image of the split, whichever batch it lands in.
         params = self.transform.draw(len(self.split), generator).to(device) if self.transform else None
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
+        for index in order.split(self.batch_size):
             images = self.split.x[index]
             if self.transform and params is not None:
                 images = self.transform(images, params[index])

@@ -31,9 +31,6 @@ class CSVTracker:
         self.rows.append(row)
         write_text(self.path, csv_text(self.rows))
 
-    def history(self, key: str) -> list[float]:
-        return [float(row[key]) for row in self.rows]
-
     def close(self, summary: dict[str, Any]) -> None:
         """The run is over: trackers with a store of their own record its final figures."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -21,13 +21,13 @@ if TYPE_CHECKING:
     from .loaders import DataBundle
 
 
-def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None:
-    """Loss and accuracy per epoch, train against validation, side by side."""
-    epochs = history["epoch"]
+def plot_curves(rows: list[dict[str, Any]], path: Path, title: str) -> None:
+    """Loss and accuracy per epoch, train against validation (metrics.csv's rows: text after a resume)."""
+    epochs = [int(row["epoch"]) for row in rows]
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        axis.plot(epochs, history[f"train_{metric}"], marker="o", label="train")
-        axis.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
+        for stage, label in (("train", "train"), ("val", "validation")):
+            axis.plot(epochs, [float(row[f"{stage}_{metric}"]) for row in rows], marker="o", label=label)
         axis.set(title=metric, xlabel="epoch", ylabel=metric)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         axis.grid(alpha=0.3)
@@ -42,9 +42,8 @@ def plot_confusion_matrix(confusion: Tensor, classes: list[str], path: Path, tit
     size = min(4 + 0.45 * n, 16)
     figure, axis = plt.subplots(figsize=(size, size + 0.4), layout="constrained")
     image = axis.imshow(confusion.numpy(), cmap="Blues")
-    names = [str(name) for name in classes]
-    axis.set_xticks(range(n), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right")
-    axis.set_yticks(range(n), names)
+    axis.set_xticks(range(n), classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right")
+    axis.set_yticks(range(n), classes)
     axis.set(xlabel="predicted class", ylabel="true class")
     if n <= 30:  # the counts, dark on light cells and light on dark ones
         threshold = confusion.max().item() / 2

@@ -148,8 +148,7 @@ def finish(
     result = test_weights(best["model"], cfg, data)
     title = f"{run_dir.name}: {cfg.model.name} on {cfg.data.name}"
     if tracker.rows:
-        history = {key: tracker.history(key) for key in tracker.rows[0]}
-        plots.plot_curves(history, run_dir / "plots" / "curves.png", title=title)
+        plots.plot_curves(tracker.rows, run_dir / "plots" / "curves.png", title=title)
     figures = show_test_result(result, data, run_dir, f"{title}, best epoch {best['epoch']}", table=per_class)
     epochs_done = len(tracker.rows)
     samples = samples_in(data.train) * epochs_done
