@@ -78,7 +78,7 @@ SAMPLES = 16  # test images in plots/samples.png
 def test_weights(weights: dict[str, torch.Tensor], cfg: Config, data: DataBundle) -> TestResult:
     """A model of `cfg.model` with these weights, on the test split."""
     model = model_with_weights(cfg.model, data.input_shape, len(data.classes), weights).to(data.device)
-    loader = data.loader("test", cfg.data.batch_size, workers=cfg.data.num_workers)
+    loader = data.loader("test", cfg.data.batch_size)
     tally = evaluate(model, loader, nn.CrossEntropyLoss())
     labels, predicted = torch.cat(tally.labels).cpu(), torch.cat(tally.predicted).cpu()
     n = len(data.classes)

@@ -68,7 +68,7 @@ class DataBundle:
         )
         return replace(self, train=train, val=val, test=test, device=device)
 
-    def loader(self, split: str, batch_size: int, seed: int = 0, workers: int = 0) -> Loader:
+    def loader(self, split: str, batch_size: int, seed: int = 0) -> Loader:
         """One split's batches, the training split's shuffled (and augmented) by seed + epoch."""
         train = split == "train"
         return TensorLoader(getattr(self, split), batch_size, train, seed, self.augment if train else None)
